@@ -1,0 +1,123 @@
+"""The public log (no token): checkpoint, keys, entries, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api.context import registry
+from registry.domain.errors import DomainError, not_found
+from registry.ledger.checkpoint import vkey
+from schemas.log import (
+    ConsistencyProof,
+    ConsistencyQuery,
+    Entry,
+    InclusionProof,
+    InclusionQuery,
+    PublicKeys,
+)
+
+blp = Blueprint("log", __name__, url_prefix="/api/v1/log", description="The public, verifiable event log")
+
+_cache_lock = threading.Lock()
+_cached: dict[str, tuple[int, str, str]] = {}  # origin -> (size, key_id, note)
+
+
+def latest_checkpoint_note() -> str:
+    """Return a signed checkpoint covering every committed entry (cached per size)."""
+    reg = registry()
+    with reg.reading() as uow:
+        size = uow.log.size()
+        hit = _cached.get(reg.origin)
+        if hit and hit[0] == size and hit[1] == reg.keys.current.key_id:
+            return hit[2]
+        row = uow.log.latest_checkpoint()
+    if row is None or row.tree_size != size or row.key_id != reg.keys.current.key_id:
+        # The tree grew without a checkpoint (or the key rotated): sign one now.
+        with reg.writing() as uow:
+            row = uow.log.checkpoint()
+            uow.commit()
+    with _cache_lock:
+        _cached[reg.origin] = (row.tree_size, row.key_id, row.note)
+    return row.note
+
+
+def out_of_range(what: str, zh: str) -> DomainError:
+    return DomainError("out_of_range", zh, what, status=400)
+
+
+@blp.route("/checkpoint")
+class LatestCheckpoint(MethodView):
+    @blp.response(200, content_type="text/plain")
+    def get(self):
+        """Return the latest signed checkpoint (C2SP signed note)."""
+        return Response(latest_checkpoint_note(), mimetype="text/plain", headers={"Cache-Control": "no-cache"})
+
+
+@blp.route("/public-keys")
+class Keys(MethodView):
+    @blp.response(200, PublicKeys)
+    def get(self):
+        """Return every public key that ever signed checkpoints or codes."""
+        reg = registry()
+        keys = [
+            {
+                "key_id": k["key_id"],
+                "algorithm": "ed25519",
+                "public_key": base64.b64encode(bytes.fromhex(k["public_key"])).decode(),
+                "name": k["name"],
+                "vkey": vkey(k["name"], bytes.fromhex(k["public_key"])),
+            }
+            for k in reg.keys.public_keys()
+        ]
+        return {"keys": keys, "origin": reg.origin, "hash": reg.hasher.name}
+
+
+@blp.route("/entries/<int:index>")
+class Entries(MethodView):
+    @blp.response(200, Entry)
+    def get(self, index):
+        """Return one entry's canonical bytes and leaf hash."""
+        with registry().reading() as uow:
+            row = uow.log.entry(index)
+            if row is None:
+                raise not_found("entry_not_found", f"日志中没有第 {index} 条", f"no entry {index} in the log")
+            return {"index": row.idx, "leaf_hash": bytes(row.leaf_hash).hex(), "body": base64.b64encode(bytes(row.body)).decode()}
+
+
+@blp.route("/proofs/inclusion")
+class Inclusion(MethodView):
+    @blp.arguments(InclusionQuery, location="query")
+    @blp.response(200, InclusionProof)
+    def get(self, q):
+        """Prove that entry `index` is in the tree of `tree_size` (default: the whole log)."""
+        with registry().reading() as uow:
+            size = uow.log.size()
+            tree_size = q.get("tree_size", size)
+            if tree_size > size:
+                raise out_of_range(f"tree_size {tree_size} is beyond the log ({size})", f"树大小 {tree_size} 超出日志长度 {size}")
+            if q["index"] >= tree_size:
+                raise out_of_range(f"index {q['index']} is not below tree_size {tree_size}", f"索引 {q['index']} 不在大小为 {tree_size} 的树中")
+            leaf, proof, root = uow.log.inclusion_proof(q["index"], tree_size)
+        return {"index": q["index"], "tree_size": tree_size, "leaf_hash": leaf.hex(), "proof": [p.hex() for p in proof], "root_hash": root.hex()}
+
+
+@blp.route("/proofs/consistency")
+class Consistency(MethodView):
+    @blp.arguments(ConsistencyQuery, location="query")
+    @blp.response(200, ConsistencyProof)
+    def get(self, q):
+        """Prove that the tree of size `first` is a prefix of the tree of size `second`."""
+        with registry().reading() as uow:
+            size = uow.log.size()
+            second = q.get("second", size)
+            if second > size:
+                raise out_of_range(f"second {second} is beyond the log ({size})", f"second {second} 超出日志长度 {size}")
+            if q["first"] > second:
+                raise out_of_range("first must not exceed second", "first 不能大于 second")
+            proof, r1, r2 = uow.log.consistency_proof(q["first"], second)
+        return {"first": q["first"], "second": second, "proof": [p.hex() for p in proof], "first_root": r1.hex(), "second_root": r2.hex()}

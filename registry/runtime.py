@@ -1,0 +1,41 @@
+"""The registry's runtime: database, keys, hash and origin, usable with or without Flask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registry.config import from_environment, log_origin
+from registry.keys import KeyRing
+from registry.ledger.hashing import hasher_for
+from registry.store.db import Database
+from registry.store.uow import UnitOfWork
+
+
+class Registry:
+    """Everything a service needs besides its command: built once per app or script."""
+
+    def __init__(self, config: dict, db: Database | None = None):
+        self.config = config
+        self.instance_path = Path(config["INSTANCE_PATH"])
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        self.public_url = config["PUBLIC_URL"].rstrip("/")
+        self.hasher = hasher_for(config["HASH"])
+        self.origin = log_origin(self.public_url, config.get("LOG_ORIGIN", ""), config["HASH"])
+        self.keys = KeyRing(config["SIGNING_KEY"], self.origin)
+        self.db = db or Database(config["DATABASE_URL"])
+        if self.db.engine is None:
+            self.db.configure(config["DATABASE_URL"])
+
+    @classmethod
+    def from_environment(cls, **overrides) -> "Registry":
+        config = from_environment()
+        config.update(overrides)
+        return cls(config)
+
+    def reading(self) -> UnitOfWork:
+        """Return a read-only unit of work."""
+        return UnitOfWork(self, write=False)
+
+    def writing(self) -> UnitOfWork:
+        """Return a unit of work that holds the append lock."""
+        return UnitOfWork(self, write=True)

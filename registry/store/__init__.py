@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, the append-only log, projections and the unit of work."""

@@ -1,0 +1,71 @@
+"""Engines and sessions for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.config import normalise_database_url
+
+
+def _sqlite_engine(url: str, **kw) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's "begin" event decide how each transaction starts.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged event survives a power cut, not just a crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take SQLite's write lock at BEGIN, so the rules they check cannot
+        # change under them and appends get one order; readers begin deferred.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Database:
+    """One engine per registry and the session factories bound to it (an unbound extension)."""
+
+    def __init__(self, url: str | None = None):
+        self.url: str | None = None
+        self.engine: Engine | None = None
+        self.read_sessions: sessionmaker[Session] | None = None
+        self.write_sessions: sessionmaker[Session] | None = None
+        if url:
+            self.configure(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self.url and self.url.startswith("sqlite"))
+
+    def configure(self, url: str) -> "Database":
+        """Create the engine for *url* and the read and write session factories."""
+        self.url = normalise_database_url(url)
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(self.url)
+            write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            write_bind = self.engine
+        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(write_bind, expire_on_commit=False)
+        return self
+
+    def init_app(self, app) -> None:
+        """Bind to the app's DATABASE_URL."""
+        self.configure(app.config["DATABASE_URL"])
+        app.extensions["registry_db"] = self
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()

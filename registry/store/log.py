@@ -1,0 +1,256 @@
+"""The append-only log: entries, stored subtree hashes, per-subject chains and checkpoints."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
+from registry.ledger.tree import (
+    NodeKey,
+    ProofError,
+    consistency_ranges,
+    inclusion_ranges,
+    nodes_for,
+    perfect_cover,
+    resolve,
+)
+from registry.store.models import ChainLink, LogEntry, LogHead, LogNode, SignedCheckpoint
+
+BODY_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format a moment as RFC 3339 in UTC with milliseconds (``2026-11-23T10:00:00.000Z``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class NewEvent:
+    """An event about to be appended: what happened, who did it, which chains it extends."""
+
+    kind: str
+    org: str | None
+    user: str | None
+    subjects: Sequence[str]
+    data: dict
+    occurred_at: str | None = None
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An event as it was written: its index, leaf hash and canonical body."""
+
+    index: int
+    leaf_hash: bytes
+    event_id: str
+    recorded_at: str
+    body: dict
+    body_bytes: bytes
+
+
+class LogStore:
+    """Reads and appends the log inside one session (the unit of work's transaction)."""
+
+    def __init__(self, session: Session, hasher: Hasher, origin: str, signer=None):
+        self.session = session
+        self.hasher = hasher
+        self.origin = origin
+        self.signer = signer  # a callable returning the current SigningKey
+
+    # -- head and lock -------------------------------------------------------------
+
+    def size(self, *, lock: bool = False) -> int:
+        """Return the number of entries; with *lock*, hold the append lock until commit."""
+        stmt = select(LogHead.tree_size).where(LogHead.id == 1)
+        if lock:
+            # PostgreSQL: a row lock on the head. SQLite: the write transaction
+            # already holds the database lock (BEGIN IMMEDIATE).
+            stmt = stmt.with_for_update()
+        size = self.session.execute(stmt).scalar()
+        if size is None:
+            raise RuntimeError("the log head row is missing: run `flask db upgrade`")
+        return size
+
+    # -- nodes ---------------------------------------------------------------------
+
+    def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """Fetch stored hashes of perfect subtrees: leaves from entries, the rest from nodes."""
+        keys = set(keys)
+        found: dict[NodeKey, bytes] = {}
+        leaves = [i for level, i in keys if level == 0]
+        inner = [(level, i) for level, i in keys if level > 0]
+        if leaves:
+            rows = self.session.execute(
+                select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(leaves))
+            )
+            found.update({(0, i): bytes(h) for i, h in rows})
+        if inner:
+            rows = self.session.execute(
+                select(LogNode.level, LogNode.idx, LogNode.hash).where(
+                    tuple_(LogNode.level, LogNode.idx).in_(inner)
+                )
+            )
+            found.update({(level, i): bytes(h) for level, i, h in rows})
+        missing = keys - found.keys()
+        if missing:
+            raise ProofError(f"stored nodes missing: {sorted(missing)[:5]}")
+        return found
+
+    def frontier(self, size: int) -> Frontier:
+        """Return the right edge of the tree of *size* leaves."""
+        return Frontier.at(self.hasher, size, self.nodes(perfect_cover(0, size)))
+
+    def root(self, size: int) -> bytes:
+        """Return the root hash of the tree of *size* leaves."""
+        return self.frontier(size).root()
+
+    def inclusion_proof(self, index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
+        """Return ``(leaf_hash, proof, root)`` for entry *index* in the tree of *size*."""
+        ranges = inclusion_ranges(index, size)
+        cover = perfect_cover(0, size)
+        nodes = self.nodes(nodes_for(ranges) | set(cover) | {(0, index)})
+        root = Frontier.at(self.hasher, size, nodes).root()
+        return nodes[(0, index)], resolve(ranges, nodes, self.hasher), root
+
+    def consistency_proof(self, first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
+        """Return ``(proof, first_root, second_root)``."""
+        ranges = consistency_ranges(first, second)
+        nodes = self.nodes(nodes_for(ranges) | set(perfect_cover(0, first)) | set(perfect_cover(0, second)))
+        first_root = Frontier.at(self.hasher, first, nodes).root()
+        second_root = Frontier.at(self.hasher, second, nodes).root()
+        return resolve(ranges, nodes, self.hasher), first_root, second_root
+
+    # -- reading entries -----------------------------------------------------------
+
+    def entry(self, index: int) -> LogEntry | None:
+        return self.session.get(LogEntry, index)
+
+    def entry_by_event_id(self, event_id: str) -> LogEntry | None:
+        return self.session.execute(select(LogEntry).where(LogEntry.event_id == event_id)).scalar()
+
+    def chain(self, subject: str) -> list[int]:
+        """Return the indexes of *subject*'s events, in order."""
+        return list(
+            self.session.execute(
+                select(ChainLink.idx).where(ChainLink.subject == subject).order_by(ChainLink.seq)
+            ).scalars()
+        )
+
+    def chain_heads(self, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Return ``subject -> (seq, idx)`` of each subject's latest event."""
+        subjects = list(set(subjects))
+        if not subjects:
+            return {}
+        latest = (
+            select(ChainLink.subject, func.max(ChainLink.seq).label("seq"))
+            .where(ChainLink.subject.in_(subjects))
+            .group_by(ChainLink.subject)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(ChainLink.subject, ChainLink.seq, ChainLink.idx).join(
+                latest, (ChainLink.subject == latest.c.subject) & (ChainLink.seq == latest.c.seq)
+            )
+        )
+        return {s: (seq, idx) for s, seq, idx in rows}
+
+    # -- appending -----------------------------------------------------------------
+
+    def append(self, events: Sequence[NewEvent], *, checkpoint: bool = True) -> list[Appended]:
+        """Append *events* under the log lock, in order; sign a checkpoint of the new size.
+
+        The caller's transaction must commit for any of it to count; a rollback
+        leaves no trace, so an index is issued only to a committed event.
+        """
+        size = self.size(lock=True)
+        frontier = self.frontier(size)
+        heads = self.chain_heads(s for e in events for s in e.subjects)
+        entries, nodes, links, out = [], [], [], []
+        for event in events:
+            index = frontier.size
+            recorded = utc_now()
+            prev: dict[str, int | None] = {}
+            for subject in event.subjects:
+                seq, last = heads.get(subject, (-1, None))
+                prev[subject] = last
+                heads[subject] = (seq + 1, index)
+                links.append({"subject": subject, "seq": seq + 1, "idx": index})
+            body = {
+                "v": BODY_VERSION,
+                "event_id": event.event_id,
+                "kind": event.kind,
+                "org": event.org,
+                "user": event.user,
+                "occurred_at": event.occurred_at or rfc3339(recorded),
+                "recorded_at": rfc3339(recorded),
+                "prev": prev,
+                "data": event.data,
+            }
+            raw = canonical_bytes(body)
+            leaf = self.hasher.leaf(raw)
+            for level, i, h in frontier.append(leaf):
+                nodes.append({"level": level, "idx": i, "hash": h})
+            entries.append(
+                {
+                    "idx": index,
+                    "leaf_hash": leaf,
+                    "body": raw,
+                    "event_id": event.event_id,
+                    "kind": event.kind,
+                    "recorded_at": recorded,
+                }
+            )
+            out.append(Appended(index, leaf, event.event_id, body["recorded_at"], body, raw))
+        if not entries:
+            return out
+        self.session.execute(insert(LogEntry), entries)
+        if nodes:
+            self.session.execute(insert(LogNode), nodes)
+        if links:
+            self.session.execute(insert(ChainLink), links)
+        self.session.execute(update(LogHead).where(LogHead.id == 1).values(tree_size=frontier.size))
+        if checkpoint and self.signer is not None:
+            self._sign(frontier.size, frontier.root())
+        return out
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def _sign(self, size: int, root: bytes) -> SignedCheckpoint:
+        key = self.signer()
+        note = key.sign_checkpoint(Checkpoint(self.origin, size, root))
+        row = SignedCheckpoint(
+            tree_size=size, root_hash=root, key_id=key.key_id, note=note, signed_at=utc_now()
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        return self.session.execute(
+            select(SignedCheckpoint).order_by(
+                SignedCheckpoint.tree_size.desc(), SignedCheckpoint.signed_at.desc()
+            ).limit(1)
+        ).scalar()
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """Return a checkpoint covering every committed entry, signing one if needed.
+
+        Call inside a write unit of work (it takes the log lock to sign).
+        """
+        size = self.size(lock=True)
+        latest = self.latest_checkpoint()
+        key = self.signer()
+        if latest is not None and latest.tree_size == size and latest.key_id == key.key_id:
+            return latest
+        return self._sign(size, self.root(size))

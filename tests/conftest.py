@@ -1,0 +1,145 @@
+"""Fixtures: a fresh migrated database per test (SQLite, or PostgreSQL in its lane), app, client, factories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from registry import create_app
+from registry.cli import upgrade
+from registry.config import normalise_database_url
+
+#: Set by .ci/run's PostgreSQL lane: a server URL whose user may create databases.
+PG_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "")
+ENGINE = "postgresql" if PG_URL else "sqlite"
+_counter = itertools.count()
+
+
+def pytest_report_header(config):
+    return f"registry database engine: {ENGINE}" + (f" ({PG_URL})" if PG_URL else "")
+
+
+def _pg_admin():
+    return create_engine(normalise_database_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(dbname: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(normalise_database_url(PG_URL)).set(database=dbname).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    """Migrate one template database per session; each test gets a copy."""
+    if PG_URL:
+        name = f"yima_tpl_{os.getpid()}"
+        admin = _pg_admin()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        upgrade(_pg_url(name))
+        yield name
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+
+
+@pytest.fixture
+def db_url(template_db, tmp_path):
+    """Return the URL of a fresh, migrated, empty database of the lane's engine."""
+    if PG_URL:
+        name = f"yima_t_{os.getpid()}_{next(_counter)}"
+        admin = _pg_admin()
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}" STRATEGY FILE_COPY'))
+        yield _pg_url(name)
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path / "registry.db"
+        shutil.copyfile(template_db, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SIGNING_KEY": str(tmp_path / "instance" / "keys" / "signing.pem"),
+            "PUBLIC_URL": "http://registry.test",
+            "LOG_ORIGIN": "",
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    yield app
+    app.extensions["registry"].db.dispose()
+
+
+@pytest.fixture
+def registry(app):
+    return app.extensions["registry"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def admin_token(client, registry):
+    """Create the first admin and return a bearer token for it."""
+    from registry.services.orgs import create_admin
+
+    with registry.writing() as uow:
+        create_admin(uow, "root", PASSWORD)
+    r = client.post("/api/v1/tokens", json={"username": "root", "password": PASSWORD})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["token"]
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def make_org(client, admin_token):
+    """Return a factory: make_org(kind) -> (org json, bearer token of a user of it)."""
+
+    def make(kind: str, name: str | None = None, region: str = "330206"):
+        r = client.post(
+            "/api/v1/orgs",
+            json={"name": name or f"{kind} {uuid.uuid4().hex[:6]}", "kind": kind, "license_no": f"L-{uuid.uuid4().hex[:8]}", "region": region},
+            headers=auth(admin_token),
+        )
+        assert r.status_code == 201, r.get_json()
+        org = r.get_json()
+        username = f"u{uuid.uuid4().hex[:10]}"
+        r = client.post(f"/api/v1/orgs/{org['id']}/users", json={"username": username, "password": PASSWORD}, headers=auth(admin_token))
+        assert r.status_code == 201, r.get_json()
+        r = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+        return org, r.get_json()["token"]
+
+    return make
