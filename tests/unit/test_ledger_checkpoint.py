@@ -45,5 +45,5 @@ def test_garbage_is_not_a_checkpoint(text):
 
 def test_vkey_names_the_key_hash():
     key = SigningKey.generate("o")
-    name, h, b64 = vkey("o", key.public_key).split("+")
+    name, h, b64 = vkey("o", key.public_key).split("+", 2)
     assert name == "o" and bytes.fromhex(h) == key.key_hash and base64.b64decode(b64)[1:] == key.public_key
