@@ -128,4 +128,178 @@ class Organisation(Base):
     registered_index: Mapped[int] = mapped_column(BigInteger)
 
 
-PROJECTION_MODELS: list[type[Base]] = [Organisation]
+class Certificate(Base):
+    """A CCC certificate and its current status."""
+
+    __tablename__ = "certificates"
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    product_kind: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(64))
+    holder_org_id: Mapped[str] = mapped_column(String(32), index=True)
+    issued_on: Mapped[str] = mapped_column(String(10))
+    expires_on: Mapped[str] = mapped_column(String(10))
+    #: valid / suspended / revoked
+    status: Mapped[str] = mapped_column(String(16))
+    registered_index: Mapped[int] = mapped_column(BigInteger)
+    status_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductModel(Base):
+    """A vehicle, battery or charger model of one maker, with its specs."""
+
+    __tablename__ = "product_models"
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    maker_org_id: Mapped[str] = mapped_column(String(32), index=True)
+    certificate: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Canonical JSON of the specs (units in the key names: voltage_v, capacity_ah …).
+    specs: Mapped[str] = mapped_column(Text)
+    #: Vehicles: GB17761-2024, GB17761-2018 or non_standard.
+    standard: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    transition_deadline: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    registered_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ModelApproval(Base):
+    """A battery or charger model approved for a vehicle model (标配 standard / 互认 mutual)."""
+
+    __tablename__ = "model_approvals"
+    vehicle_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part_kind: Mapped[str] = mapped_column(String(16))
+    approval: Mapped[str] = mapped_column(String(16))
+
+
+class Item(Base):
+    """A coded vehicle, battery or charger: its current state, holder and bindings."""
+
+    __tablename__ = "items"
+    #: The chain subject, ``kind:identifier``.
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    identifier: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    maker_org_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    produced_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: commissioned, shipped, in_stock, sold, registered, installed, removed, retired, recycled, deregistered, scrapped
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    #: The organisation that holds it now (None once it is with an owner).
+    holder_org_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    #: Where it was shipped and not yet received.
+    shipped_to_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: Pseudonym of the owner (registered vehicles and their parts).
+    owner: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    #: Battery or charger: the vehicle subject it is installed in.
+    installed_in: Mapped[str | None] = mapped_column(String(80), index=True, nullable=True)
+    #: Vehicle: its current battery and charger subjects.
+    battery: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    charger: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    plate: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    sold_by_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sold_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reused: Mapped[bool] = mapped_column(default=False)
+    legacy: Mapped[bool] = mapped_column(default=False)
+    backfilled: Mapped[bool] = mapped_column(default=False)
+    stolen: Mapped[bool] = mapped_column(default=False)
+    #: Battery: the date of its last passed health assessment.
+    assessed_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    #: The full QR payload printed on its label.
+    code: Mapped[str | None] = mapped_column(Text, nullable=True)
+    commissioned_index: Mapped[int] = mapped_column(BigInteger)
+    last_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrgListing(Base):
+    """An organisation on the positive list or the blacklist."""
+
+    __tablename__ = "org_listings"
+    list: Mapped[str] = mapped_column(String(16), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    listed_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class Recall(Base):
+    """A recall by model, batch, production dates or certificate; open until remedied."""
+
+    __tablename__ = "recalls"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    produced_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    produced_to: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    certificate: Mapped[str | None] = mapped_column(String(16), index=True, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    org_id: Mapped[str] = mapped_column(String(32))
+    opened_index: Mapped[int] = mapped_column(BigInteger)
+    #: Set when a recall_remedy closes the whole recall.
+    closed_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RecallRemedy(Base):
+    """One item remedied under a recall."""
+
+    __tablename__ = "recall_remedies"
+    recall_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    remedied_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class Voided(Base):
+    """An event voided (did_not_occur) or amended (incorrect_data) by a correction."""
+
+    __tablename__ = "corrections"
+    corrected_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    correction_index: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+PROJECTION_MODELS: list[type[Base]] = [
+    Organisation,
+    Certificate,
+    ProductModel,
+    ModelApproval,
+    Item,
+    OrgListing,
+    Recall,
+    RecallRemedy,
+    Voided,
+]
+
+
+# --- personal data (mutable, never in the log) ----------------------------------------
+
+
+class Person(Base):
+    """The owner vault: a person's details, encrypted, under the pseudonym the log uses."""
+
+    __tablename__ = "persons"
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: AES-GCM of the JSON {name, id_type, id_number, phone}, key in the instance folder.
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Reveal(Base):
+    """A record of clear personal data shown: who, when, whose, and the case number."""
+
+    __tablename__ = "reveals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    org_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    case_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+
+
+class IdempotentRequest(Base):
+    """The first answer to a write sent with an Idempotency-Key, replayed on retries."""
+
+    __tablename__ = "idempotent_requests"
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
