@@ -49,7 +49,10 @@ class Organisations(MethodView):
         actor = current_actor()
         with registry().writing() as uow:
             org, appended = orgs.register_organisation(uow, actor, orgs.RegisterOrganisation(**body))
-        return {**OrganisationResponse().dump(org), "leaf_hash": appended.leaf_hash.hex(), "event_id": appended.event_id}
+        return {
+            "id": org.id, "name": org.name, "kind": org.kind, "license_no": org.license_no, "region": org.region,
+            "registered_index": org.registered_index, "leaf_hash": appended.leaf_hash.hex(), "event_id": appended.event_id,
+        }
 
 
 @blp.route("/orgs/<string:org_id>/users")
