@@ -22,6 +22,7 @@ class Registry:
         self.hasher = hasher_for(config["HASH"])
         self.origin = log_origin(self.public_url, config.get("LOG_ORIGIN", ""), config["HASH"])
         self.keys = KeyRing(config["SIGNING_KEY"], self.origin)
+        self._vault = None
         self.db = db or Database(config["DATABASE_URL"])
         if self.db.engine is None:
             self.db.configure(config["DATABASE_URL"])
@@ -31,6 +32,15 @@ class Registry:
         config = from_environment()
         config.update(overrides)
         return cls(config)
+
+    @property
+    def vault(self):
+        """Return the owner vault (keys created in the instance folder on first use)."""
+        if self._vault is None:
+            from registry.services.vault import Vault
+
+            self._vault = Vault(self.instance_path)
+        return self._vault
 
     def reading(self) -> UnitOfWork:
         """Return a read-only unit of work."""

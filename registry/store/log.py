@@ -67,6 +67,8 @@ class LogStore:
         self.hasher = hasher
         self.origin = origin
         self.signer = signer  # a callable returning the current SigningKey
+        #: Sign a checkpoint at the end of every append (off in a batch: one at its end).
+        self.sign_each = True
 
     # -- head and lock -------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class LogStore:
         if links:
             self.session.execute(insert(ChainLink), links)
         self.session.execute(update(LogHead).where(LogHead.id == 1).values(tree_size=frontier.size))
-        if checkpoint and self.signer is not None:
+        if checkpoint and self.sign_each and self.signer is not None:
             self._sign(frontier.size, frontier.root())
         return out
 

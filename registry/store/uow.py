@@ -20,6 +20,11 @@ class UnitOfWork:
         self.write = write
         self.session: Session | None = None
         self.log: LogStore | None = None
+        #: In a batch, services' commits only flush; the batch commits once at the end.
+        self.batch = False
+        #: Called with the session just before the transaction commits (e.g. to
+        #: record an Idempotency-Key in the same transaction as the write).
+        self.before_commit: list = []
 
     def __enter__(self) -> "UnitOfWork":
         db = self.registry.db
@@ -43,7 +48,26 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
+        """Commit the transaction (in a batch: flush, and leave the commit to the batch)."""
+        if self.batch:
+            self.session.flush()
+            return
+        self.finish()
+
+    def finish(self) -> None:
+        """Sign a checkpoint for what a batch appended, run the hooks and commit for real."""
+        if self.batch and self.log.size() != self._size_at_start:
+            self.log.checkpoint()
+        for hook in self.before_commit:
+            hook(self.session)
+        self.before_commit.clear()
         self.session.commit()
+
+    def start_batch(self) -> None:
+        """Make services' commits flush only and sign one checkpoint at the end."""
+        self.batch = True
+        self.log.sign_each = False
+        self._size_at_start = self.log.size()
 
     def rollback(self) -> None:
         self.session.rollback()
