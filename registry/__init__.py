@@ -67,6 +67,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     api.register_blueprint(access.blp)
     api.register_blueprint(log.blp)
+    from registry.api import catalogue as catalogue_api, codes as codes_api, items as items_api
+
+    api.register_blueprint(catalogue_api.blp)
+    api.register_blueprint(items_api.blp)
+    api.register_blueprint(codes_api.blp)
 
     import swagger_ui_bundle
 
@@ -77,6 +82,9 @@ def create_app(config: dict | None = None) -> Flask:
     from registry.web import pages
 
     app.register_blueprint(pages.bp)
+    from registry.web import codes as code_pages
+
+    app.register_blueprint(code_pages.bp)
 
     from registry import cli
 

@@ -143,3 +143,58 @@ def make_org(client, admin_token):
         return org, r.get_json()["token"]
 
     return make
+
+
+_serial = itertools.count(1)
+
+
+def next_serial() -> int:
+    """Return a number no other call in this test session returns (unique identifiers)."""
+    return next(_serial)
+
+
+@pytest.fixture
+def make_catalogue(client, make_org):
+    """Return a factory: make_catalogue() -> a manufacturer with certified battery, charger and vehicle models.
+
+    The namespace it returns holds the org, its token, the model names, and
+    ``commission(kind, n=1, **fields)`` which commissions n new items through
+    ``POST /items/batch`` and returns the answer's items (each with its code).
+    """
+    from types import SimpleNamespace
+
+    def make():
+        org, token = make_org("manufacturer")
+        tag = f"{next_serial():05d}"
+        ns = SimpleNamespace(org=org, token=token, vehicle_model=f"VM-{tag}", battery_model=f"BM-{tag}", charger_model=f"CM-{tag}",
+                             larger_battery_model=f"BL-{tag}", certificate=f"2026011119{int(tag):06d}")
+        r = client.post("/api/v1/certificates", json={"number": ns.certificate, "product_kind": "vehicle", "model": ns.vehicle_model,
+                                                      "issued_on": "2026-01-01", "expires_on": "2031-01-01"}, headers=auth(token))
+        assert r.status_code == 201, r.get_json()
+        for body in (
+            {"kind": "battery", "model": ns.battery_model, "specs": {"chemistry": "lithium_ion", "voltage_v": 48, "capacity_ah": 20, "energy_wh": 960}},
+            {"kind": "battery", "model": ns.larger_battery_model, "specs": {"chemistry": "lithium_ion", "voltage_v": 60, "capacity_ah": 32, "energy_wh": 1920}},
+            {"kind": "charger", "model": ns.charger_model, "specs": {"output_v": "54.6", "output_a": 3}},
+            {"kind": "vehicle", "model": ns.vehicle_model, "certificate": ns.certificate,
+             "specs": {"standard": "GB17761-2024", "max_speed_kmh": 25, "mass_kg": 55},
+             "approved_batteries": [ns.battery_model], "approved_chargers": [ns.charger_model]},
+        ):
+            r = client.post("/api/v1/models", json=body, headers=auth(token))
+            assert r.status_code == 201, r.get_json()
+        models = {"vehicle": ns.vehicle_model, "battery": ns.battery_model, "charger": ns.charger_model}
+
+        def identifier(kind: str) -> str:
+            n = next_serial()
+            return {"vehicle": f"1173226{n:08d}", "battery": f"TSTB48V2026{n:06d}", "charger": f"MA2H3K8L1-26-48-{n:06d}"}[kind]
+
+        def commission(kind: str, n: int = 1, **fields):
+            items = [{"kind": kind, "identifier": identifier(kind), "model": models[kind], "produced_on": "2026-03-01", **fields} for _ in range(n)]
+            r = client.post("/api/v1/items/batch", json={"items": items}, headers=auth(token))
+            assert r.status_code == 201, r.get_json()
+            return r.get_json()["items"]
+
+        ns.identifier = identifier
+        ns.commission = commission
+        return ns
+
+    return make
