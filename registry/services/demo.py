@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from registry.domain.roles import Actor
 from registry.services import orgs
+from registry.services.demo_catalogue import seed_catalogue
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -49,6 +51,7 @@ def _more_shops():
 def seed(registry, echo=print) -> dict:
     """Create the admin and the demo organisations with one user each; return the usernames."""
     users = {}
+    actors = {}
     with registry.writing() as uow:
         admin = orgs.create_admin(uow, "admin", DEMO_PASSWORD)
     users["admin"] = admin.username
@@ -57,8 +60,10 @@ def seed(registry, echo=print) -> dict:
             org, _ = orgs.register_organisation(uow, None, orgs.RegisterOrganisation(name, kind, licence, region))
         username = f"{kind}{i:02d}"
         with registry.writing() as uow:
-            orgs.add_user(uow, None, org.id, username, DEMO_PASSWORD)
+            user = orgs.add_user(uow, None, org.id, username, DEMO_PASSWORD)
         users.setdefault(kind, username)
+        actors[name] = Actor(org.id, kind, user.id)
+    seed_catalogue(registry, actors)
     with registry.reading() as uow:
         size = uow.log.size()
     echo(f"demo city seeded: {size} log entries; every user's password is {DEMO_PASSWORD!r}")
