@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import datetime
 import functools
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +15,7 @@ from registry.domain.errors import DomainError, Problem, invalid
 from registry.domain.identifiers import ITEM_KINDS, InvalidIdentifier, is_reused_battery, item_identifier, normalise
 from registry.domain.roles import Actor, require
 from registry.labels import make_token, payload_url
+from registry.services.code_signing import CodeSigner
 from registry.services.items import subject
 from registry.services.projections import applies_to
 from registry.services.recording import record_many
@@ -208,87 +205,6 @@ def prepare(uow: UnitOfWork, actor: Actor, items: Sequence[object]) -> list[NewI
 
 
 # --- codes ------------------------------------------------------------------------------
-
-_worker_key = None
-_worker_key_hash = b""
-
-
-def _init_worker(private_raw: bytes, key_hash: bytes) -> None:
-    global _worker_key, _worker_key_hash
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    _worker_key = Ed25519PrivateKey.from_private_bytes(private_raw)
-    _worker_key_hash = key_hash
-
-
-def _sign_in_worker(pairs: list[tuple[str, str]]) -> list[str]:
-    return [make_token(kind, identifier, _worker_key_hash, _worker_key.sign) for kind, identifier in pairs]
-
-
-class CodeSigner:
-    """Signs code tokens with the registry's current key, across *processes* worker processes.
-
-    Signing (Ed25519 plus the token's base-36 packing, ~35 µs an item) is pure CPU:
-    a pool on both cores signs one chunk while the caller writes the previous one.
-    With processes=1 it signs in the calling process.
-    """
-
-    def __init__(self, key, processes: int | None = None):
-        self.key = key
-        self.processes = max(1, processes if processes is not None else min(2, os.cpu_count() or 1))
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _ensure_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            raw = self.key.private_key.private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-            )
-            # forkserver: never fork a process that may hold threads and open connections.
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_init_worker, initargs=(raw, self.key.key_hash))
-        return self._pool
-
-    def sign(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
-        """Return the tokens of (kind, identifier) pairs, in order."""
-        return self.submit(pairs).result()
-
-    def submit(self, pairs: Sequence[tuple[str, str]]) -> "Future[list[str]]":
-        """Start signing (kind, identifier) pairs; the future's result is their tokens, in order."""
-        pairs = list(pairs)
-        if self.processes == 1 or len(pairs) < 64:
-            done: Future = Future()
-            done.set_result([make_token(k, i, self.key.key_hash, self.key.sign) for k, i in pairs])
-            return done
-        pool = self._ensure_pool()
-        size = -(-len(pairs) // self.processes)
-        parts = [pool.submit(_sign_in_worker, pairs[i : i + size]) for i in range(0, len(pairs), size)]
-        joined: Future = Future()
-        remaining = [len(parts)]
-
-        def collect(_):
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                try:
-                    joined.set_result([t for p in parts for t in p.result()])
-                except BaseException as exc:  # a worker failed: hand it to whoever waits
-                    joined.set_exception(exc)
-
-        for p in parts:
-            p.add_done_callback(collect)
-        return joined
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def __enter__(self) -> "CodeSigner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def sign_codes(uow_or_registry, items: Sequence[NewItem], processes: int = 1) -> dict[str, str]:
     """Return ``subject -> token`` for *items*, signed with the current key (no lock needed)."""

@@ -18,7 +18,8 @@ from typing import Callable, Iterator
 
 from registry.domain.roles import Actor, require
 from registry.services import commissioning
-from registry.services.commissioning import CodeSigner, NewItem
+from registry.services.code_signing import CodeSigner
+from registry.services.commissioning import NewItem
 
 COLUMNS = commissioning.FIELDS
 REQUIRED_COLUMNS = ("kind", "identifier", "model", "produced_on")
