@@ -102,7 +102,7 @@ def render(labels: Sequence[Label], fmt: str = "pdf", layout: dict | None = None
     lay = check_layout(layout or {}, fmt)
     if fmt == "pdf":
         data = sheet_pdf(
-            labels, page=lay["page"], cols=lay["cols"], rows=lay["rows"], label_w_mm=lay["label_w_mm"],
+            labels, page=PAGE_MM[lay["page"]], cols=lay["cols"], rows=lay["rows"], label_w_mm=lay["label_w_mm"],
             label_h_mm=lay["label_h_mm"], margin_mm=lay["margin_mm"], gap_mm=lay["gap_mm"],
         )
         return data, "application/pdf", "labels.pdf"
