@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 
 from flask import Response, json, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from registry.domain.errors import DomainError
@@ -105,6 +107,28 @@ def http_problem(err: HTTPException) -> Response:
             errors = _flatten(msgs)
     detail = data.get("message") if isinstance(data.get("message"), str) else None
     return problem(status, data.get("code") or code, zh_title if zh else en_title, detail, errors=errors)
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, refusing every unreadable JSON body with a 400.
+
+    webargs treats only ``json.JSONDecodeError`` as bad JSON, but Python's json
+    also raises a plain ValueError (an integer of more than 4,300 digits), which
+    would otherwise surface as a 500.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json_module.JSONDecodeError:
+            raise
+        except ValueError as exc:
+            return self._handle_invalid_json_error(json_module.JSONDecodeError(str(exc), "?", 0), req)
+
+
+# Every flask-smorest blueprint reads its parser from this class attribute when its
+# views are decorated; the factory imports this module before any view module.
+Blueprint.ARGUMENTS_PARSER = JsonParser()
 
 
 class ProblemApi(Api):

@@ -112,6 +112,11 @@ def _decimal(raw: object, field: str, errors: Errors) -> Decimal | None:
     if not number.is_finite():
         _add(errors, field, "应为有限数字", "must be a finite number")
         return None
+    # Bound the exponent before any arithmetic: "1e999999" would otherwise become a
+    # million-digit integer (a denial of service through one request).
+    if number and not -6 <= number.adjusted() <= 9:
+        _add(errors, field, "数值超出范围", "is out of range")
+        return None
     return number
 
 

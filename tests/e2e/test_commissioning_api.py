@@ -178,3 +178,17 @@ def test_commissioned_items_replay_to_the_same_projection(client, make_catalogue
     cat.commission("battery", 2, batch="x")
     assert runner.invoke(args=["rebuild-state", "--check"]).exit_code == 0
     assert runner.invoke(args=["verify-log"]).exit_code == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items/batch", "/api/v1/models", "/api/v1/certificates", "/api/v1/labels"])
+def test_no_body_produces_a_server_error(client, make_catalogue, path):
+    cat = make_catalogue()
+    weird = [None, 1, 1.5, "x", [], {}, [None], {"items": None}, {"items": "x"}, {"items": [{}]}, {"items": [{"kind": []}]},
+             {"items": [{"kind": "vehicle", "identifier": {"a": 1}, "model": ["x"], "produced_on": 5, "batch": 7}]}, "\u0000",
+             {"kind": "vehicle", "model": None, "specs": None},
+             {"kind": "vehicle", "model": "V", "specs": {"standard": ["x"], "max_speed_kmh": "1e400", "mass_kg": "1e-400", "transition_deadline": 3},
+              "approved_batteries": [{"model": None}], "approved_chargers": [[]]},
+             {"kind": "battery", "model": "B", "specs": {"chemistry": {}, "voltage_v": "1e999999", "capacity_ah": "-0", "energy_wh": 10**40}}]
+    for body in weird:
+        r = client.post(path, json=body, headers=auth(cat.token))
+        assert 400 <= r.status_code < 500 and r.mimetype == "application/problem+json", (body, r.status_code, r.get_data()[:300])

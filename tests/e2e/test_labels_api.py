@@ -150,3 +150,28 @@ def test_flask_labels_writes_a_sheet_from_identifiers_or_a_file(runner, make_cat
     assert (tmp_path / "out.zpl").read_text().count("^XA") == 4
     result = runner.invoke(args=["labels", "--kind", "vehicle", "--identifier", "117322699999990", "-o", str(tmp_path / "x.pdf")])
     assert result.exit_code != 0 and "item" in result.output.lower()
+
+
+@pytest.mark.parametrize("page", ["A4", "A5", "A3", "Letter"])
+def test_every_page_size_prints(client, make_catalogue, page):
+    cat = make_catalogue()
+    items = [{"kind": "vehicle", "identifier": i["identifier"]} for i in cat.commission("vehicle", 1)]
+    r = client.post("/api/v1/labels", json={"items": items, "layout": {"page": page, "cols": 2, "rows": 4}}, headers=auth(cat.token))
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+
+
+def test_no_layout_produces_a_server_error(client, make_catalogue):
+    import random
+
+    cat = make_catalogue()
+    items = [{"kind": i["kind"], "identifier": i["identifier"]} for i in cat.commission("battery", 2)]
+    rnd = random.Random(20261123)
+    ranges = (("cols", 0, 11), ("rows", 0, 31), ("label_w_mm", 5, 310), ("label_h_mm", 5, 310), ("margin_mm", -1, 51),
+              ("gap_mm", -1, 31), ("width_mm", 10, 125), ("height_mm", 5, 125))
+    for _ in range(60):
+        layout = {k: (rnd.uniform(lo, hi) if k.endswith("mm") else rnd.randint(lo, hi)) for k, lo, hi in ranges if rnd.random() < 0.5}
+        if rnd.random() < 0.3:
+            layout["dpi"] = rnd.choice([203, 300, 600])
+        fmt = rnd.choice(["pdf", "png", "zpl", "svg"])
+        r = client.post("/api/v1/labels", json={"items": items, "format": fmt, "layout": layout}, headers=auth(cat.token))
+        assert r.status_code in (200, 422), (fmt, layout, r.get_data()[:300])

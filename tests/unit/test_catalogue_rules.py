@@ -135,3 +135,13 @@ def test_any_input_is_either_accepted_or_refused_with_field_errors(kind, raw):
         assert err.errors and all(isinstance(m, tuple) and len(m) == 2 for msgs in err.errors.values() for m in msgs)
     else:
         assert out["kind"] == kind
+
+
+@pytest.mark.parametrize("huge", ["1e999999", "-1e999999", "1e-999999", 10**400])
+def test_an_absurd_exponent_is_refused_at_once(huge):
+    import time
+
+    started = time.perf_counter()
+    _, errors = specs("battery", {**BATTERY, "voltage_v": huge, "capacity_ah": huge})
+    assert {"specs.voltage_v", "specs.capacity_ah"} <= set(errors)
+    assert time.perf_counter() - started < 0.5
