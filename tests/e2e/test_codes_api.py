@@ -152,3 +152,26 @@ def test_the_code_page_says_forged_for_an_altered_token(client, coded):
     token = vehicle["code"].rsplit("/", 1)[1]
     page = client.get(f"/c/{altered(token, 40)}").get_data(as_text=True)
     assert "伪造或无效" in page and vehicle["identifier"] not in page
+
+
+def test_open_recalls_and_theft_show_as_flags_and_warnings(client, registry, coded):
+    from sqlalchemy import update
+
+    from registry.store.models import Item, Recall, RecallRemedy
+
+    cat, vehicle, battery = coded
+    with registry.writing() as uow:
+        uow.session.add(Recall(id="r1", model=cat.battery_model, produced_from="2019-01-01", produced_to="2020-12-31", reason="发热", org_id=cat.org["id"], opened_index=0))
+        uow.session.add(Recall(id="r2", model=cat.vehicle_model, batch="OTHER", reason="x", org_id=cat.org["id"], opened_index=0))
+        uow.session.execute(update(Item).where(Item.subject == f"vehicle:{vehicle['identifier']}").values(stolen=True))
+        uow.commit()
+    token = battery["code"].rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/codes/{token}").get_json()["flags"]["recalled"] is True
+    assert "召回" in client.get(f"/c/{token}").get_data(as_text=True)
+    v = client.get("/api/v1/codes", query_string={"q": vehicle["code"]}).get_json()
+    assert v["flags"]["stolen"] is True and v["flags"]["recalled"] is False  # r2 is for another batch
+    assert "被盗" in client.get(f"/c/{vehicle['code'].rsplit('/', 1)[1]}").get_data(as_text=True)
+    with registry.writing() as uow:
+        uow.session.add(RecallRemedy(recall_id="r1", subject=f"battery:{battery['identifier']}", remedied_index=0))
+        uow.commit()
+    assert client.get(f"/api/v1/codes/{token}").get_json()["flags"]["recalled"] is False
