@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Sequence
 
 from cryptography.hazmat.primitives import serialization
 
 from registry.labels.codes import make_token
+
+log = logging.getLogger(__name__)
 
 _worker_key = None
 _worker_key_hash = b""
@@ -39,6 +43,7 @@ class CodeSigner:
         self.key = key
         self.processes = max(1, processes if processes is not None else min(2, os.cpu_count() or 1))
         self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -55,26 +60,45 @@ class CodeSigner:
         """Return the tokens of (kind, identifier) pairs, in order."""
         return self.submit(pairs).result()
 
+    def _sign_here(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        return [make_token(k, i, self.key.key_hash, self.key.sign) for k, i in pairs]
+
     def submit(self, pairs: Sequence[tuple[str, str]]) -> "Future[list[str]]":
-        """Start signing (kind, identifier) pairs; the future's result is their tokens, in order."""
+        """Start signing (kind, identifier) pairs; the future's result is their tokens, in order.
+
+        Should the pool fail (a worker killed, a pool that cannot start), the
+        pairs are signed in this process instead: Ed25519 signatures are
+        deterministic, so the tokens are the same either way.
+        """
         pairs = list(pairs)
-        if self.processes == 1 or len(pairs) < 64:
+        if self.processes == 1 or len(pairs) < 64 or self._broken:
             done: Future = Future()
-            done.set_result([make_token(k, i, self.key.key_hash, self.key.sign) for k, i in pairs])
+            done.set_result(self._sign_here(pairs))
             return done
-        pool = self._ensure_pool()
-        size = -(-len(pairs) // self.processes)
-        parts = [pool.submit(_sign_in_worker, pairs[i : i + size]) for i in range(0, len(pairs), size)]
+        try:
+            pool = self._ensure_pool()
+            size = -(-len(pairs) // self.processes)
+            parts = [pool.submit(_sign_in_worker, pairs[i : i + size]) for i in range(0, len(pairs), size)]
+        except Exception:  # noqa: BLE001 - any pool failure: sign here
+            log.warning("signing pool unavailable; signing in the calling process", exc_info=True)
+            self._broken = True
+            return self.submit(pairs)
         joined: Future = Future()
+        lock = threading.Lock()
         remaining = [len(parts)]
 
         def collect(_):
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                try:
-                    joined.set_result([t for p in parts for t in p.result()])
-                except BaseException as exc:  # a worker failed: hand it to whoever waits
-                    joined.set_exception(exc)
+            with lock:
+                remaining[0] -= 1
+                if remaining[0]:
+                    return
+            try:
+                tokens = [t for p in parts for t in p.result()]
+            except Exception:  # noqa: BLE001 - a worker failed: sign here
+                log.warning("signing pool failed; signing in the calling process", exc_info=True)
+                self._broken = True
+                tokens = self._sign_here(pairs)
+            joined.set_result(tokens)
 
         for p in parts:
             p.add_done_callback(collect)
@@ -82,7 +106,7 @@ class CodeSigner:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> "CodeSigner":

@@ -23,3 +23,19 @@ def test_a_small_batch_is_signed_without_starting_a_pool():
     with CodeSigner(key, processes=2) as signer:
         assert len(signer.sign([("charger", "MA2H3K8L1-26-48-000001")])) == 1
         assert signer._pool is None
+
+
+def test_a_pool_that_fails_falls_back_to_signing_in_the_caller(monkeypatch):
+    from registry.services import code_signing
+
+    def die(pairs):
+        raise RuntimeError("worker lost")
+
+    key = SigningKey.generate("test")
+    pairs = [("vehicle", f"1173226{i:08d}") for i in range(100)]
+    with CodeSigner(key, processes=1) as inline:
+        expected = inline.sign(pairs)
+    monkeypatch.setattr(code_signing, "_sign_in_worker", die)
+    with CodeSigner(key, processes=2) as signer:
+        assert signer.sign(pairs) == expected
+        assert signer._broken and signer.sign(pairs[:70]) == expected[:70]
