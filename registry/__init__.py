@@ -72,6 +72,10 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_blueprint(catalogue_api.blp)
     api.register_blueprint(items_api.blp)
     api.register_blueprint(codes_api.blp)
+    from registry.api import events as events_api, persons as persons_api
+
+    api.register_blueprint(events_api.blp)
+    api.register_blueprint(persons_api.blp)
 
     import swagger_ui_bundle
 

@@ -168,27 +168,36 @@ def make_catalogue(client, make_org):
         tag = f"{next_serial():05d}"
         ns = SimpleNamespace(org=org, token=token, vehicle_model=f"VM-{tag}", battery_model=f"BM-{tag}", charger_model=f"CM-{tag}",
                              larger_battery_model=f"BL-{tag}", certificate=f"2026011119{int(tag):06d}")
-        r = client.post("/api/v1/certificates", json={"number": ns.certificate, "product_kind": "vehicle", "model": ns.vehicle_model,
-                                                      "issued_on": "2026-01-01", "expires_on": "2031-01-01"}, headers=auth(token))
-        assert r.status_code == 201, r.get_json()
+        ns.battery_certificate, ns.larger_certificate, ns.charger_certificate = (
+            f"2026011120{int(tag):06d}", f"2026011122{int(tag):06d}", f"2026011121{int(tag):06d}")
+        for number, kind, model in ((ns.certificate, "vehicle", ns.vehicle_model), (ns.battery_certificate, "battery", ns.battery_model),
+                                    (ns.larger_certificate, "battery", ns.larger_battery_model),
+                                    (ns.charger_certificate, "charger", ns.charger_model)):
+            r = client.post("/api/v1/certificates", json={"number": number, "product_kind": kind, "model": model,
+                                                          "issued_on": "2026-01-01", "expires_on": "2031-01-01"}, headers=auth(token))
+            assert r.status_code == 201, r.get_json()
         for body in (
-            {"kind": "battery", "model": ns.battery_model, "specs": {"chemistry": "lithium_ion", "voltage_v": 48, "capacity_ah": 20, "energy_wh": 960}},
-            {"kind": "battery", "model": ns.larger_battery_model, "specs": {"chemistry": "lithium_ion", "voltage_v": 60, "capacity_ah": 32, "energy_wh": 1920}},
-            {"kind": "charger", "model": ns.charger_model, "specs": {"output_v": "54.6", "output_a": 3}},
+            {"kind": "battery", "model": ns.battery_model, "certificate": ns.battery_certificate,
+             "specs": {"chemistry": "lithium_ion", "voltage_v": 48, "capacity_ah": 20, "energy_wh": 960}},
+            {"kind": "battery", "model": ns.larger_battery_model, "certificate": ns.larger_certificate,
+             "specs": {"chemistry": "lithium_ion", "voltage_v": 60, "capacity_ah": 32, "energy_wh": 1920}},
+            {"kind": "charger", "model": ns.charger_model, "certificate": ns.charger_certificate, "specs": {"output_v": "54.6", "output_a": 3}},
             {"kind": "vehicle", "model": ns.vehicle_model, "certificate": ns.certificate,
              "specs": {"standard": "GB17761-2024", "max_speed_kmh": 25, "mass_kg": 55},
              "approved_batteries": [ns.battery_model], "approved_chargers": [ns.charger_model]},
         ):
             r = client.post("/api/v1/models", json=body, headers=auth(token))
             assert r.status_code == 201, r.get_json()
-        models = {"vehicle": ns.vehicle_model, "battery": ns.battery_model, "charger": ns.charger_model}
+        models = {"vehicle": ns.vehicle_model, "battery": ns.battery_model, "charger": ns.charger_model,
+                  "larger_battery": ns.larger_battery_model}
 
         def identifier(kind: str) -> str:
             n = next_serial()
             return {"vehicle": f"1173226{n:08d}", "battery": f"TSTB48V2026{n:06d}", "charger": f"MA2H3K8L1-26-48-{n:06d}"}[kind]
 
         def commission(kind: str, n: int = 1, **fields):
-            items = [{"kind": kind, "identifier": identifier(kind), "model": models[kind], "produced_on": "2026-03-01", **fields} for _ in range(n)]
+            model = fields.pop("model", models[kind])
+            items = [{"kind": kind, "identifier": identifier(kind), "model": model, "produced_on": "2026-03-01", **fields} for _ in range(n)]
             r = client.post("/api/v1/items/batch", json={"items": items}, headers=auth(token))
             assert r.status_code == 201, r.get_json()
             return r.get_json()["items"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
@@ -98,11 +98,13 @@ class LogStore:
             )
             found.update({(0, i): bytes(h) for i, h in rows})
         if inner:
-            rows = self.session.execute(
-                select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                    tuple_(LogNode.level, LogNode.idx).in_(inner)
-                )
-            )
+            # One "level = ? AND idx IN (…)" per level: SQLite plans a row-value IN
+            # as a full scan, while this form uses the primary key on both engines.
+            by_level: dict[int, list[int]] = {}
+            for level, i in inner:
+                by_level.setdefault(level, []).append(i)
+            cond = or_(*(and_(LogNode.level == lv, LogNode.idx.in_(ix)) for lv, ix in sorted(by_level.items())))
+            rows = self.session.execute(select(LogNode.level, LogNode.idx, LogNode.hash).where(cond))
             found.update({(level, i): bytes(h) for level, i, h in rows})
         missing = keys - found.keys()
         if missing:
