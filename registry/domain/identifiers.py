@@ -368,9 +368,9 @@ def _charger_model_parts(parts: list[str], field: str, default: str) -> None:
 
 
 def charger_code(raw: object, field: str = "charger") -> str:
-    """A charger code (充电器编码): ``XXXXXXXXX-YY-ZZ-SERIAL``.
+    """A charger code (充电器编码): ``MMMMMMMMM-YY-ZZ (M: maker credit-code characters)-SERIAL``.
 
-    The model code ``XXXXXXXXX-YY-ZZ`` (GB 42296 amendment): 9 characters of the
+    The model code ``MMMMMMMMM-YY-ZZ (M: maker credit-code characters)`` (GB 42296 amendment): 9 characters of the
     maker's unified social credit code (digits and upper-case letters except
     I, O, Z, S, V), a 2-digit year and a 2-character spec (digits and letters
     except I, O, Z); then ``-`` and a unit serial of 4 to 16 letters or digits,
@@ -401,7 +401,7 @@ def charger_code(raw: object, field: str = "charger") -> str:
 
 
 def charger_model(raw: object, field: str = "charger_model") -> str:
-    """A bare charger model code ``XXXXXXXXX-YY-ZZ`` (same rules as in :func:`charger_code`)."""
+    """A bare charger model code ``MMMMMMMMM-YY-ZZ (M: maker credit-code characters)`` (same rules as in :func:`charger_code`)."""
     value = _prepare(raw, field, "charger_model")
     parts = value.split("-")
     if not _CODE_CHARS.fullmatch(value) or len(parts) != 3:
@@ -417,7 +417,7 @@ def charger_model(raw: object, field: str = "charger_model") -> str:
 
 
 def charger_model_code(code: object, field: str = "charger") -> str:
-    """The model code ``XXXXXXXXX-YY-ZZ`` of a full charger code (validated by :func:`charger_code`)."""
+    """The model code ``MMMMMMMMM-YY-ZZ (M: maker credit-code characters)`` of a full charger code (validated by :func:`charger_code`)."""
     return charger_code(code, field).rsplit("-", 1)[0]
 
 
