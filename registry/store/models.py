@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from registry.domain.lookalike import skeleton as _skeleton
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -45,7 +47,8 @@ class LogEntry(Base):
     #: The exact canonical bytes that were hashed.
     body: Mapped[bytes] = mapped_column(LargeBinary)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    kind: Mapped[str] = mapped_column(String(40))
+    #: Indexed: statistics find every incident (and other rare kinds) without a scan.
+    kind: Mapped[str] = mapped_column(String(40), index=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -178,9 +181,15 @@ class Item(Base):
     subject: Mapped[str] = mapped_column(String(80), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     identifier: Mapped[str] = mapped_column(String(64), index=True)
+    #: The identifier folded for look-alike search (O/0, I/1, S/5, B/8, Z/2; separators dropped),
+    #: filled from the identifier on insert (registry.domain.lookalike.skeleton).
+    skeleton: Mapped[str | None] = mapped_column(
+        String(64), index=True, nullable=True, default=lambda ctx: _skeleton(ctx.get_current_parameters().get("identifier"))
+    )
     model: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     maker_org_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
-    produced_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    #: Indexed: the overdue-assessment list reads batteries oldest first.
+    produced_on: Mapped[str | None] = mapped_column(String(10), index=True, nullable=True)
     batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: commissioned, shipped, in_stock, sold, registered, installed, removed, retired, recycled, deregistered, scrapped
     state: Mapped[str] = mapped_column(String(16), index=True)
