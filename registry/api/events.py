@@ -31,12 +31,14 @@ def _json_body():
     return body
 
 
-def _kind_of(body, where: str = "kind") -> str:
+def _kind_of(body, where: str = "kind", actor=None) -> str:
     if not isinstance(body, dict):
         raise invalid({where.rsplit(".", 1)[0] if "." in where else "_schema": [("应为 JSON 对象", "must be a JSON object")]})
     kind = body.get("kind")
     if not isinstance(kind, str) or kind not in SCHEMAS:
         if isinstance(kind, str) and kind in DEDICATED:
+            if actor is not None:
+                require(actor, kind)  # a role that may not record it gets 403, as on its own endpoint
             raise invalid({where: [(f"请使用 {DEDICATED[kind]}", f"record {kind} through {DEDICATED[kind]}")]}, code="use_dedicated_endpoint")
         raise invalid({where: [("未知的事件类型", "unknown event kind")]}, code="unknown_event_kind")
     return kind
@@ -73,7 +75,7 @@ class Events(MethodView):
         """Record one event `{kind, …}` (DOMAIN.md lists the kinds and who may record each)."""
         actor = current_actor()
         body = _json_body()
-        kind = _kind_of(body)
+        kind = _kind_of(body, actor=actor)
         require(actor, kind)  # 403 before anything about the body is judged
         data = _load(kind, body)
         with writing() as uow:
@@ -94,14 +96,17 @@ class EventBatch(MethodView):
             raise invalid({"events": [("应为非空事件列表", "must be a non-empty list of events")]})
         if len(events) > MAX_BATCH:
             raise invalid({"events": [(f"一批最多 {MAX_BATCH} 个事件", f"at most {MAX_BATCH} events per batch")]})
+        # authorisation first: any event of a kind the role may not record is a 403, whatever the rest
+        for i, e in enumerate(events):
+            kind = e.get("kind") if isinstance(e, dict) else None
+            if isinstance(kind, str) and (kind in SCHEMAS or kind in DEDICATED):
+                try:
+                    require(actor, kind)
+                except DomainError as err:
+                    err.message_en = f"events[{i}]: {err.message_en}"
+                    err.message_zh = f"第 {i} 个事件：{err.message_zh}"
+                    raise
         kinds = [_kind_of(e, f"events.{i}.kind") for i, e in enumerate(events)]
-        for i, kind in enumerate(kinds):
-            try:
-                require(actor, kind)
-            except DomainError as err:
-                err.message_en = f"events[{i}]: {err.message_en}"
-                err.message_zh = f"第 {i} 个事件：{err.message_zh}"
-                raise
         loaded, errors = [], {}
         for i, (kind, e) in enumerate(zip(kinds, events)):
             try:

@@ -26,8 +26,10 @@ RECORDED_BY: dict[str, frozenset[str]] = {
     "certificate": frozenset({"manufacturer", "regulator"}),
     "model": frozenset({"manufacturer"}),
     "commission": frozenset({"manufacturer"}),
-    "ship": frozenset({"manufacturer", "dealer", "registration_point", "repair_shop", "swap_operator", "recycler"}),
-    "receive": frozenset({"dealer", "repair_shop", "swap_operator", "recycler", "manufacturer", "registration_point"}),
+    # "the current holder of the item" / "the organisation it was shipped to": any kind may hold
+    # an item (an investigator keeps evidence, a regulator samples); the use case checks who holds it
+    "ship": frozenset(ORG_KINDS),
+    "receive": frozenset(ORG_KINDS),
     "sell": frozenset({"dealer"}),
     "register": frozenset({"registration_point"}),
     "transfer": frozenset({"registration_point"}),
