@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -21,15 +21,25 @@ class Person(fields.Dict):
     """A person's details; validated by the vault (personal data never reaches the log)."""
 
 
+#: How far ahead of the registry's clock a step may say it happened (clocks drift).
+CLOCK_SKEW = timedelta(minutes=15)
+
+
 class OccurredAt(fields.AwareDateTime):
-    """RFC 3339 with an offset; stored in UTC."""
+    """RFC 3339 with an offset, not in the future; stored in UTC."""
 
     def __init__(self, **kw):
         super().__init__(format="iso", **kw)
 
     def _deserialize(self, value, attr, data, **kw):
         moment = super()._deserialize(value, attr, data, **kw)
-        return moment.astimezone(timezone.utc)
+        try:
+            moment = moment.astimezone(timezone.utc)
+        except (OverflowError, ValueError):  # year 1 or 9999 with an offset that leaves the calendar
+            raise ValidationError("not a valid time") from None
+        if moment > datetime.now(timezone.utc) + CLOCK_SKEW:
+            raise ValidationError("must not be in the future")
+        return moment
 
 
 class EventBase(StrictSchema):

@@ -29,6 +29,7 @@ __all__ = [
     "ASSESSMENT_VALID_YEARS",
     "CHECK_CODES",
     "FORBIDDEN_CODES",
+    "IRREVERSIBLE_KINDS",
     "MESSAGES",
     "SUBJECT_LABELS",
     "CertificateFacts",
@@ -148,7 +149,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "更正会使其后的事件不再成立，已拒绝",
         "the correction would leave a later event impossible",
     ),
+    "correction_not_reversible": (
+        "机构、证书和型号登记不能更正为未发生（证书可由监管部门撤销）",
+        "an organisation, certificate or model record cannot be voided (a regulator may revoke a certificate)",
+    ),
 }
+
+#: Event kinds a did_not_occur correction may not void: facts the rest of the registry is built on,
+#: whose projections have no way back (a certificate is revoked instead).
+IRREVERSIBLE_KINDS: frozenset[str] = frozenset({"register_organisation", "certificate", "model"})
 
 #: Check -> every problem code it may give, in the order they are listed within a subject.
 CHECK_CODES: dict[str, tuple[str, ...]] = {
@@ -175,7 +184,8 @@ CHECK_CODES: dict[str, tuple[str, ...]] = {
         "owner_id_invalid", "plate_invalid", "plate_taken",
     ),
     "correction": (
-        "correction_not_yours", "correction_of_correction", "event_already_voided", "correction_breaks_later_events",
+        "correction_not_yours", "correction_of_correction", "event_already_voided", "correction_not_reversible",
+        "correction_breaks_later_events",
     ),
 }
 
@@ -606,13 +616,16 @@ def check_correction(
     later_events_depend: bool,
     *,
     already_voided: bool = False,
+    voids: bool = False,
 ) -> list[Problem]:
     """List why a correction may not be recorded: not yours (403), or it would break the log (409).
 
     Only the organisation that recorded the event, or an admin, may correct
     it; a correction is never corrected; a voided event is not corrected
-    again; and a correction that would leave a later event impossible
-    (``later_events_depend``, judged by the service by replaying) is refused.
+    again; an organisation, certificate or model is not voided (``voids``:
+    the correction is ``did_not_occur``; see :data:`IRREVERSIBLE_KINDS`); and a
+    correction that would leave a later event impossible
+    (``later_events_depend``, judged by the service) is refused.
     """
     problems: list[Problem] = []
     if actor_kind != "admin" and actor_org != corrected_by_org:
@@ -621,6 +634,8 @@ def check_correction(
         problems.append(_problem("correction_of_correction", "correction"))
     if already_voided:
         problems.append(_problem("event_already_voided", "correction"))
+    if voids and corrected_event_kind in IRREVERSIBLE_KINDS:
+        problems.append(_problem("correction_not_reversible", "correction"))
     if later_events_depend:
         problems.append(_problem("correction_breaks_later_events", "correction"))
     return problems

@@ -68,8 +68,15 @@ def record_event(uow: UnitOfWork, actor: Actor, kind: str, data: dict) -> Append
 
 
 def _today(data: dict) -> datetime.date:
+    """The day the step happened (an assessment's date)."""
     moment = data.get("occurred_at")
     return (moment or utc_now()).date()
+
+
+def _judged_on(data: dict) -> datetime.date:
+    """The day rules judge a step on: never before it is recorded, so backdating a step
+    (``occurred_at``) does not bring an expired certificate back or reopen a transition period."""
+    return max(_today(data), utc_now().date())
 
 
 def _occurred(data: dict) -> str | None:
@@ -212,7 +219,7 @@ def _sale_context(uow: UnitOfWork, actor: Actor, data: dict):
         vehicle=vf, battery=bf, charger=cf,
         approved_battery_models=_approved(uow, vehicle_model, "battery"),
         approved_charger_models=_approved(uow, vehicle_model, "charger"),
-        blacklisted_makers=blacklisted, listed_makers=listed, today=_today(data),
+        blacklisted_makers=blacklisted, listed_makers=listed, today=_judged_on(data),
     )
     return ctx, (vehicle, battery, charger)
 
@@ -288,7 +295,7 @@ def register(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
         vehicle=_state(vehicle), battery=battery and _state(battery), charger=charger and _state(charger),
         sold_to_swap_operator=sold_to_swap, owner_id_type=person.id_type, owner_id_number=person.id_number,
         plate=plate, plates_in_use=_plates_in_use(uow, plate), vehicle_standard=standard,
-        transition_deadline=deadline, today=_today(data),
+        transition_deadline=deadline, today=_judged_on(data),
     )
     rules.refuse_if_any(rules.check_registration(ctx), "registration_refused")
     owner = store_person(uow, uow.registry.vault, person)
@@ -348,7 +355,7 @@ def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     vehicle_model = entries[0][3]
     if vehicle_model is not None and vehicle_model.standard:
         deadline = datetime.date.fromisoformat(vehicle_model.transition_deadline) if vehicle_model.transition_deadline else None
-        problems += rules.check_standard(vehicle_model.standard, deadline, _today(data), entries[0][1])
+        problems += rules.check_standard(vehicle_model.standard, deadline, _judged_on(data), entries[0][1])
     rules.refuse_if_any(problems, "backfill_refused")
     owner = store_person(uow, uow.registry.vault, person)
     key = uow.registry.keys.current
@@ -401,7 +408,7 @@ def _swap(uow: UnitOfWork, actor: Actor, data: dict, part_kind: str) -> Appended
         part_kind=part_kind, actor_org_id=actor.org_id, actor_is_swap_operator=actor.org_kind == "swap_operator",
         vehicle=vf, installed=life.split_subject(installed)[1] if installed else None, old=of, new=nf,
         approved_models=_approved(uow, vehicle.model if vehicle is not None else None, part_kind),
-        blacklisted_makers=blacklisted, listed_makers=listed, today=_today(data),
+        blacklisted_makers=blacklisted, listed_makers=listed, today=_judged_on(data),
     )
     rules.refuse_if_any(rules.check_swap(ctx), "swap_refused")
     v0, o0, n0 = _state(vehicle), old and _state(old), _state(new)
@@ -545,6 +552,9 @@ def report_recovered(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 @handles("report_incident")
 def report_incident(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     """Report a fire, explosion or accident with the items found at the scene."""
+    from registry.services.photos import require_uploaded
+
+    require_uploaded(uow.registry, data["photos"])  # each photo's hash must name an uploaded file
     subjects = [row.subject for row in _named_items(uow, data)]
     fields = {
         "incident_type": data["incident_type"], "region": data["region"], "address": data["address"],
@@ -599,6 +609,31 @@ CORRECTABLE = {
 ITEM_FIELDS = {"produced_on", "batch"}
 
 
+#: Item columns a restored record sets (every one, so that nothing of the voided step survives).
+_RESTORED = tuple(c.key for c in Item.__table__.columns if c.key not in ("subject", "commissioned_index", "last_index"))
+_FLAGS = ("reused", "legacy", "backfilled", "stolen")
+#: Subject prefixes whose later events a voided event may have made possible.
+_DEPENDENT = ("vehicle", "battery", "charger", "certificate", "org", "recall")
+
+
+def _full(record: dict) -> dict:
+    """Return *record* with every item column, absent ones empty."""
+    return {k: record.get(k, False if k in _FLAGS else None) for k in _RESTORED}
+
+
+def _later_events(session: Session, subjects: list[str], after: int) -> int:
+    """Count the events after index *after* on *subjects* that still stand (neither voided nor corrections)."""
+    if not subjects:
+        return 0
+    voided = select(Voided.corrected_index).where(Voided.reason == "did_not_occur")
+    return session.execute(
+        select(func.count(func.distinct(ChainLink.idx))).select_from(ChainLink)
+        .join(LogEntry, LogEntry.idx == ChainLink.idx)
+        .where(ChainLink.subject.in_(subjects), ChainLink.idx > after, LogEntry.kind != "correction",
+               ChainLink.idx.not_in(voided))
+    ).scalar()
+
+
 def _state_before(session: Session, subject: str, until: int) -> dict | None:
     """Fold a subject's chain up to index *until* (inclusive), skipping voided events."""
     idxs = list(session.execute(select(ChainLink.idx).where(ChainLink.subject == subject, ChainLink.idx <= until)
@@ -638,26 +673,31 @@ def correction(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     body = json.loads(bytes(entry.body))
     subjects = [s for s in body["prev"]]
     item_subjects = [s for s in subjects if s.split(":", 1)[0] in ITEM_KEYS]
-    later = uow.session.execute(
-        select(func.count()).select_from(ChainLink).where(ChainLink.subject.in_(item_subjects), ChainLink.idx > entry.idx)
-    ).scalar() if item_subjects else 0
-    if data["reason"] == "incorrect_data":
-        later = 0  # replacing descriptive fields leaves later events possible
+    voids = data["reason"] == "did_not_occur"
+    # Voiding an event breaks the later ones on its items, certificate, organisation or recall
+    # (their state was built on it); replacing descriptive fields leaves them possible.
+    dependent = [s for s in subjects if s.split(":", 1)[0] in _DEPENDENT]
+    later = _later_events(uow.session, dependent, entry.idx) if voids else 0
     already = uow.session.get(Voided, entry.idx)
     problems = rules.check_correction(
         body["kind"], body["org"], actor.org_id, actor.org_kind, bool(later),
-        already_voided=already is not None and already.reason == "did_not_occur",
+        already_voided=already is not None and already.reason == "did_not_occur", voids=voids,
     )
     rules.refuse_if_any(problems, "correction_refused")
     effects: dict = {}
     fields: dict = {"corrects": data["corrects"], "corrected_index": entry.idx, "reason": data["reason"]}
-    if data["reason"] == "did_not_occur":
+    if voids:
         for subj in item_subjects:
             prev = body["prev"].get(subj)
-            effects[subj] = _state_before(uow.session, subj, prev) if prev is not None else None
-            if effects[subj] is not None:
-                effects[subj].pop("commissioned_index", None)
-                effects[subj].pop("last_index", None)
+            before = _state_before(uow.session, subj, prev) if prev is not None else None
+            effects[subj] = _full(before) if before is not None else None
+        # regulators' facts go back to what they were (the correction says what, so a rebuild follows)
+        d = body["data"]
+        if body["kind"] == "certificate_status":
+            fields["restores"] = {"certificate": d["certificate"], "status": d["was"]}
+        elif body["kind"] == "list_change":
+            fields["restores"] = {"list": d["list"], "organisation": d["organisation"],
+                                  "action": "remove" if d["action"] == "add" else "add"}
     else:
         replacement = data.get("fields") or {}
         allowed = CORRECTABLE.get(body["kind"], set())
@@ -722,13 +762,23 @@ def _corrected(session: Session, index: int, body: dict) -> None:
         existing.reason, existing.correction_index = data["reason"], index
     session.flush()
     _apply_effects(session, index, data.get("effects") or {})
-    # a voided catalogue/regulator fact stops counting
+    # a voided regulator's fact stops counting
     if data["reason"] == "did_not_occur":
-        for recall in session.execute(select(Recall).where(Recall.opened_index == data["corrected_index"])).scalars():
+        corrected = data["corrected_index"]
+        for recall in session.execute(select(Recall).where(Recall.opened_index == corrected)).scalars():
             recall.closed_index = index
-        remedy = session.execute(select(RecallRemedy).where(RecallRemedy.remedied_index == data["corrected_index"])).scalar()
+        remedy = session.execute(select(RecallRemedy).where(RecallRemedy.remedied_index == corrected)).scalar()
         if remedy is not None:
             session.delete(remedy)
+        for recall in session.execute(select(Recall).where(Recall.closed_index == corrected)).scalars():
+            recall.closed_index = None  # the closing remedy did not occur: the recall is open again
+        restores = data.get("restores") or {}
+        if "status" in restores:
+            cert = session.get(Certificate, restores["certificate"])
+            cert.status, cert.status_index = restores["status"], index
+        elif "list" in restores:
+            _list_changed(session, index, {"data": restores})
+        session.flush()
 
 
 @applies_to("recall")

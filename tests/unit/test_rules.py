@@ -728,6 +728,15 @@ def test_a_correction_that_would_leave_a_later_event_impossible_is_refused():
     assert (refused.value.code, refused.value.status) == ("correction_refused", 409)
 
 
+def test_an_organisation_certificate_or_model_is_not_voided_but_may_not_be_otherwise_refused():
+    for kind in ("register_organisation", "certificate", "model"):
+        assert codes(check_correction(kind, DEALER, DEALER, "regulator", False, voids=True)) == [
+            ("correction_not_reversible", "correction")
+        ]
+        assert check_correction(kind, DEALER, DEALER, "regulator", False) == []
+    assert check_correction("commission", DEALER, DEALER, "manufacturer", False, voids=True) == []
+
+
 def test_a_correction_is_not_itself_corrected_and_a_voided_event_not_voided_again():
     assert codes(check_correction("correction", DEALER, DEALER, "dealer", False)) == [
         ("correction_of_correction", "correction")
@@ -848,6 +857,8 @@ def _scenarios():
                                                                          already_voided=True), id="correction: voided"),
         S("correction", "correction_breaks_later_events", lambda: check_correction("sell", DEALER, DEALER, "dealer", True),
           id="correction: breaks later events"),
+        S("correction", "correction_not_reversible", lambda: check_correction("certificate", DEALER, DEALER, "regulator", False,
+                                                                              voids=True), id="correction: a certificate"),
     ]
 
 
