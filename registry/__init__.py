@@ -76,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     api.register_blueprint(events_api.blp)
     api.register_blueprint(persons_api.blp)
+    from registry.api import trace as trace_api
+
+    api.register_blueprint(trace_api.blp)
 
     import swagger_ui_bundle
 

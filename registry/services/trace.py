@@ -1,0 +1,989 @@
+"""Traceback (事故全链条溯源): from any identifier or scanned code to the whole set, its history and what was wrong.
+
+``trace(uow, actor, q)`` resolves *q* (frame, battery or charger code, plate,
+code token or full payload, legacy identifier), then follows the chains:
+
+* a part's chain leads to every vehicle it was ever installed in (the events
+  whose ``effects`` set its ``installed_in``, the swaps and incidents that name
+  it with a vehicle);
+* each vehicle's chain leads to every battery and charger it ever had.
+
+Everything is read through ``chain_links`` (its primary key starts with the
+subject) and primary-key reads of log entries and projections: the cost
+grows with the size of the set's history, never with the size of the log.
+
+The answer carries every event of the set in time order with its log index
+and leaf hash, the responsible organisation and user of each step, the sale,
+the registrations and owners (clear only for an investigator who gives a case
+number, each reveal recorded, and for a registration point on the
+registrations it recorded), the organisations, models and certificates it
+names with the index of the event that proves each, and flags with stable
+codes (:data:`FLAG_CODES`).  Roles other than investigators and regulators see
+only the events their own organisation recorded, with personal data masked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy import or_, select
+
+from registry.domain import identifiers as ids
+from registry.domain import rules
+from registry.domain.errors import invalid
+from registry.domain.roles import ORG_KINDS, RECORDED_BY, Actor
+from registry.services import items as found
+from registry.services.vault import person_view
+from registry.store.models import (
+    Certificate,
+    ChainLink,
+    Item,
+    LogEntry,
+    ModelApproval,
+    OrgListing,
+    Organisation,
+    ProductModel,
+    Recall,
+    RecallRemedy,
+    User,
+    Voided,
+)
+from registry.store.uow import UnitOfWork
+
+#: Roles that see every event of the set (everyone else: only their own organisation's).
+FULL_VIEW = frozenset({"investigator", "regulator"})
+ITEM_KINDS = ("vehicle", "battery", "charger")
+#: Bounds on one answer (a shared-swap battery visits many vehicles): the answer says when it was cut.
+MAX_VEHICLES = 50
+MAX_SUBJECTS = 400
+_CHUNK = 900
+
+#: Every flag code, with what it means (Chinese, English).
+FLAG_CODES: dict[str, tuple[str, str]] = {
+    "battery_past_service_age": ("蓄电池生产已超过5年且无有效健康评估", "battery more than 5 years past production without a passed assessment in force"),
+    "part_not_approved": ("安装的部件型号不在车辆型号的标配/互认清单中", "installed part's model is not approved for the vehicle model"),
+    "part_uncertified": ("部件（或车辆）型号无有效3C证书", "the part's (or vehicle's) model had no valid CCC certificate"),
+    "swap_by_unlicensed": ("更换由无资质或在黑名单中的机构记录", "a swap recorded by an organisation not licensed for it or blacklisted at the time"),
+    "unremedied_recall": ("处于召回中且未处置", "under an open recall, not remedied"),
+    "maker_blacklisted": ("生产企业在黑名单中", "the maker is (or was) blacklisted"),
+    "shop_blacklisted": ("经营/维修机构在黑名单中时记录了操作", "a shop recorded a step while blacklisted"),
+    "reused_battery": ("梯次利用电池，不得用于电动自行车", "a reused (repurposed) battery, not allowed in an e-bike"),
+    "backfilled": ("补码登记的在用物品", "an item coded after the fact (补码)"),
+    "chain_anomaly": ("链条缺口或异常", "a gap or anomaly in a chain"),
+    "stolen": ("已报告被盗", "reported stolen"),
+}
+
+KIND_ZH = {
+    "register_organisation": "机构登记", "certificate": "3C证书登记", "model": "型号登记", "commission": "赋码",
+    "ship": "发运", "receive": "收货验收", "sell": "销售", "register": "上牌登记", "transfer": "过户",
+    "deregister": "注销登记", "backfill": "补码登记", "repair": "维修", "swap_battery": "更换蓄电池",
+    "replace_charger": "更换充电器", "report_modification": "非法改装报告", "assess_battery": "健康评估",
+    "recall": "召回", "recall_remedy": "召回处置", "certificate_status": "证书状态变更", "list_change": "名单变更",
+    "report_stolen": "报告被盗", "report_recovered": "报告找回", "report_incident": "事故报告",
+    "retire": "退役", "recycle": "回收拆解", "scrap": "报废", "correction": "更正",
+}
+ITEM_ZH = {"vehicle": "整车", "battery": "蓄电池", "charger": "充电器"}
+
+#: A party's role in a step, by event kind.
+ROLE_OF_KIND = {
+    "commission": "maker", "ship": "logistics", "receive": "logistics", "sell": "seller",
+    "register": "registration", "transfer": "registration", "deregister": "registration", "backfill": "registration",
+    "repair": "repairer", "swap_battery": "installer", "replace_charger": "installer",
+    "report_modification": "inspector", "assess_battery": "assessor", "recall": "recall", "recall_remedy": "recall",
+    "certificate_status": "regulator", "list_change": "regulator", "report_stolen": "investigator",
+    "report_recovered": "investigator", "report_incident": "investigator", "retire": "recycler",
+    "recycle": "recycler", "scrap": "recycler", "correction": "correction",
+}
+ROLE_ZH = {
+    "maker": "生产", "logistics": "流通", "seller": "销售", "registration": "登记", "repairer": "维修",
+    "installer": "换装", "inspector": "检查", "assessor": "评估", "recall": "召回", "regulator": "监管",
+    "investigator": "调查", "recycler": "回收", "correction": "更正",
+}
+
+INSTALLING = frozenset({"sell", "swap_battery", "replace_charger", "backfill"})
+REGISTRATION_KINDS = ("register", "transfer", "backfill", "deregister")
+SHOP_KINDS = frozenset({"sell", "repair", "swap_battery", "replace_charger", "receive", "retire", "recycle", "scrap"})
+#: After a part is retired (recycled) or a vehicle scrapped, only these kinds are expected.
+AFTER_END = {
+    "retire": frozenset({"recycle", "correction", "assess_battery", "recall_remedy"}),
+    "recycle": frozenset({"correction"}),
+    "scrap": frozenset({"correction", "deregister"}),
+}
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def kind_of(subject: str) -> str:
+    return subject.split(":", 1)[0]
+
+
+def ident_of(subject: str) -> str:
+    return subject.split(":", 1)[1] if ":" in subject else subject
+
+
+# --- reading the log ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One log entry with its parsed body."""
+
+    index: int
+    leaf_hash: bytes
+    raw: bytes
+    body: dict
+
+    @property
+    def kind(self) -> str:
+        return self.body["kind"]
+
+    @property
+    def org(self) -> str | None:
+        return self.body.get("org")
+
+    @property
+    def user(self) -> str | None:
+        return self.body.get("user")
+
+    @property
+    def data(self) -> dict:
+        return self.body.get("data") or {}
+
+    @property
+    def prev(self) -> dict:
+        return self.body.get("prev") or {}
+
+    @property
+    def effects(self) -> dict:
+        return self.data.get("effects") or {}
+
+    @property
+    def occurred_at(self) -> str:
+        return self.body.get("occurred_at") or self.body.get("recorded_at")
+
+    @property
+    def day(self) -> datetime.date:
+        return datetime.date.fromisoformat(self.occurred_at[:10])
+
+
+class Loader:
+    """Chains and entries read once each, by primary key, in chunks."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.session = uow.session
+        self.events: dict[int, Event] = {}
+        self.links: dict[str, list[tuple[int, int]]] = {}
+        self._orgs: dict[str, Organisation | None] = {}
+        self._users: dict[str, User | None] = {}
+
+    def chains(self, subjects: Iterable[str]) -> dict[str, list[int]]:
+        """Return ``subject -> [index, …]`` in chain order, loading the entries too."""
+        subjects = list(dict.fromkeys(subjects))
+        missing = [s for s in subjects if s not in self.links]
+        for i in range(0, len(missing), _CHUNK):
+            part = missing[i:i + _CHUNK]
+            for s in part:
+                self.links[s] = []
+            rows = self.session.execute(
+                select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.subject.in_(part))
+            )
+            for s, seq, idx in rows:
+                self.links[s].append((seq, idx))
+            for s in part:
+                self.links[s].sort()
+        out = {s: [idx for _, idx in self.links[s]] for s in subjects}
+        self.load(i for idxs in out.values() for i in idxs)
+        return out
+
+    def load(self, indexes: Iterable[int]) -> None:
+        missing = sorted({i for i in indexes if i not in self.events})
+        for i in range(0, len(missing), _CHUNK):
+            part = missing[i:i + _CHUNK]
+            rows = self.session.execute(
+                select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.body).where(LogEntry.idx.in_(part))
+            )
+            for idx, leaf, body in rows:
+                raw = bytes(body)
+                self.events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw))
+
+    def event(self, index: int) -> Event:
+        if index not in self.events:
+            self.load([index])
+        return self.events[index]
+
+    def org(self, org_id: str | None) -> Organisation | None:
+        if not org_id:
+            return None
+        if org_id not in self._orgs:
+            self._orgs[org_id] = self.session.get(Organisation, org_id)
+        return self._orgs[org_id]
+
+    def user(self, user_id: str | None) -> User | None:
+        if not user_id:
+            return None
+        if user_id not in self._users:
+            self._users[user_id] = self.session.get(User, user_id)
+        return self._users[user_id]
+
+
+# --- resolving the query -----------------------------------------------------------------
+
+
+def _by_plate(uow: UnitOfWork, value: str) -> Item:
+    plate = ids.plate(value, "q")
+    key = rules.plate_key(plate)
+    m = re.match(f"({_CJK.pattern}+)(.*)", key)
+    prefix, body = (m.group(1), m.group(2)) if m else ("", key)
+    # The dot is kept where it was typed: try the plate as given, without a dot and with one anywhere.
+    candidates = {plate, key} | {prefix + body[:i] + ids.MIDDLE_DOT + body[i:] for i in range(1, len(body))}
+    row = uow.session.execute(select(Item).where(Item.plate.in_(sorted(candidates))).limit(1)).scalar()
+    if row is None:
+        raise found.item_not_found("q")
+    return row
+
+
+def resolve(uow: UnitOfWork, q: object) -> tuple[Item, str]:
+    """Return the item *q* names and how it was named (``code``, ``plate``, ``identifier``, ``subject``)."""
+    if not isinstance(q, str) or not q.strip():
+        raise invalid({"q": [("请输入编码、号牌或二维码内容", "give an identifier, a plate or a scanned code")]})
+    value = q.strip()
+    if len(value) > 1024:
+        raise invalid({"q": [("过长", "is too long")]})
+    head, sep, rest = value.partition(":")
+    if sep and head in ITEM_KINDS:
+        return found.find_item(uow, rest, head, field="q"), "subject"
+    if found.code_token(value) is not None:
+        return found.find_item(uow, value, None, field="q"), "code"
+    if _CJK.search(value):
+        return _by_plate(uow, value), "plate"
+    return found.find_item(uow, value, None, field="q"), "identifier"
+
+
+# --- the set -----------------------------------------------------------------------------
+
+
+def _vehicles_of_part(e: Event, part: str) -> set[str]:
+    out = set()
+    change = e.effects.get(part) or {}
+    if change.get("installed_in"):
+        out.add(change["installed_in"])
+    for s, c in e.effects.items():
+        if c and kind_of(s) == "vehicle" and part in (c.get("battery"), c.get("charger")):
+            out.add(s)
+    if part in e.prev and e.kind in ("swap_battery", "replace_charger", "report_incident"):
+        out.update(s for s in e.prev if kind_of(s) == "vehicle")
+    return out
+
+
+def _parts_of_vehicle(e: Event, vehicle: str) -> set[str]:
+    out = set()
+    change = e.effects.get(vehicle) or {}
+    for k in ("battery", "charger"):
+        if change.get(k):
+            out.add(change[k])
+    for s, c in e.effects.items():
+        if c and c.get("installed_in") == vehicle:
+            out.add(s)
+    if vehicle in e.prev:
+        for k in ("old_battery", "new_battery", "old_charger", "new_charger"):
+            if isinstance(e.data.get(k), str):
+                out.add(e.data[k])
+        if e.kind == "report_incident":
+            out.update(s for s in e.prev if kind_of(s) in ("battery", "charger"))
+    return out
+
+
+@dataclass
+class TraceSet:
+    """The items of one traceback, their chains and everything folded from them."""
+
+    start: Item
+    vehicles: list[str]
+    parts: list[str]
+    items: dict[str, Item]
+    chains: dict[str, list[int]]
+    voided: dict[int, int]
+    truncated: bool
+    #: part -> [{vehicle, installed_index, installed_kind, removed_index, …}]
+    installations: dict[str, list[dict]] = field(default_factory=dict)
+    #: (subject, index, zh, en) of every chain anomaly found while folding
+    anomalies: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+
+    @property
+    def subjects(self) -> list[str]:
+        return self.vehicles + self.parts
+
+    def events_of(self, loader: Loader, subject: str, *, live: bool = True) -> list[Event]:
+        return [loader.event(i) for i in self.chains.get(subject, []) if not (live and i in self.voided)]
+
+    def installed_at(self, part: str, index: int) -> str | None:
+        """Return the vehicle *part* was installed in just before event *index* (per the records)."""
+        for inst in self.installations.get(part, []):
+            if inst["installed_index"] < index and (inst["removed_index"] is None or inst["removed_index"] >= index):
+                return inst["vehicle"]
+        return None
+
+    def installed_by(self, part: str, index: int) -> str | None:
+        """Like :meth:`installed_at`, counting an installation by event *index* itself."""
+        for inst in self.installations.get(part, []):
+            if inst["installed_index"] <= index and (inst["removed_index"] is None or inst["removed_index"] > index):
+                return inst["vehicle"]
+        return None
+
+
+def collect(uow: UnitOfWork, loader: Loader, start: Item) -> TraceSet:
+    """Follow the chains from *start* to the whole set, with primary-key reads only."""
+    truncated = False
+    vehicles: list[str] = []
+    parts: list[str] = []
+
+    def add(lst: list[str], s: str, cap: int) -> None:
+        nonlocal truncated
+        if s in lst:
+            return
+        if len(lst) >= cap:
+            truncated = True
+            return
+        lst.append(s)
+
+    if start.kind == "vehicle":
+        vehicles.append(start.subject)
+    else:
+        parts.append(start.subject)
+        for i in loader.chains([start.subject])[start.subject]:
+            for v in sorted(_vehicles_of_part(loader.event(i), start.subject)):
+                add(vehicles, v, MAX_VEHICLES)
+        if start.installed_in:
+            add(vehicles, start.installed_in, MAX_VEHICLES)
+    vchains = loader.chains(vehicles)
+    for v in vehicles:
+        for i in vchains[v]:
+            for p in sorted(_parts_of_vehicle(loader.event(i), v)):
+                add(parts, p, MAX_SUBJECTS - len(vehicles))
+    rows = _items(uow, vehicles + parts)
+    for v in vehicles:
+        row = rows.get(v)
+        for p in (row.battery, row.charger) if row is not None else ():
+            if p:
+                add(parts, p, MAX_SUBJECTS - len(vehicles))
+    rows.update(_items(uow, [p for p in parts if p not in rows]))
+    # one order whatever the starting point: by when each item entered the log
+    vehicles = sorted((v for v in vehicles if v in rows), key=lambda s: (rows[s].commissioned_index, s))
+    parts = sorted((p for p in parts if p in rows), key=lambda s: (rows[s].commissioned_index, s))
+    chains = loader.chains(vehicles + parts)
+    every = [i for idxs in chains.values() for i in idxs]
+    voided = _voided(uow, every)
+    ts = TraceSet(start, vehicles, parts, rows, chains, voided, truncated)
+    _fold(loader, ts)
+    return ts
+
+
+def _items(uow: UnitOfWork, subjects: list[str]) -> dict[str, Item]:
+    out: dict[str, Item] = {}
+    for i in range(0, len(subjects), _CHUNK):
+        part = subjects[i:i + _CHUNK]
+        out.update({r.subject: r for r in uow.session.execute(select(Item).where(Item.subject.in_(part))).scalars()})
+    return out
+
+
+def _voided(uow: UnitOfWork, indexes: list[int]) -> dict[int, int]:
+    """Return ``corrected index -> correction index`` for events voided (did_not_occur)."""
+    out: dict[int, int] = {}
+    indexes = sorted(set(indexes))
+    for i in range(0, len(indexes), _CHUNK):
+        part = indexes[i:i + _CHUNK]
+        rows = uow.session.execute(
+            select(Voided.corrected_index, Voided.correction_index).where(
+                Voided.corrected_index.in_(part), Voided.reason == "did_not_occur")
+        )
+        out.update({a: b for a, b in rows})
+    return out
+
+
+def _fold(loader: Loader, ts: TraceSet) -> None:
+    """Installations of each part, and the anomalies a fold of the chains shows."""
+    for s in ts.subjects:
+        # a gap in the chain: seq not dense, or a body whose prev link is not the chain's previous event
+        prev = None
+        for n, (seq, i) in enumerate(loader.links.get(s, [])):
+            e = loader.event(i)
+            if seq != n:
+                ts.anomalies.append((s, i, f"{s} 的链条序号缺失（第 {n} 个事件序号为 {seq}）", f"{s}: chain sequence gap (event {n} has seq {seq})"))
+            if s not in e.prev:
+                ts.anomalies.append((s, i, f"第 {i} 条事件未在 prev 中列出 {s}", f"entry {i} does not list {s} in prev"))
+            elif e.prev[s] != prev:
+                ts.anomalies.append((s, i, f"第 {i} 条事件的 prev 指向 {e.prev[s]}，链上前一条为 {prev}",
+                                     f"entry {i} links {s} back to {e.prev[s]}, the chain's previous event is {prev}"))
+            prev = i
+        # events after the end of life
+        ended = None
+        for e in ts.events_of(loader, s):
+            if ended is not None and e.kind not in AFTER_END[ended]:
+                ts.anomalies.append((s, e.index, f"{s} 在{KIND_ZH[ended]}之后仍有“{KIND_ZH.get(e.kind, e.kind)}”事件",
+                                     f"{s} has a {e.kind} event after {ended}"))
+            if e.kind in AFTER_END and (e.kind != "scrap" or kind_of(s) == "vehicle"):
+                ended = e.kind
+    for p in ts.parts:
+        current, out = None, []
+        for e in ts.events_of(loader, p):
+            if e.kind == "correction":
+                continue
+            change = e.effects.get(p)
+            if not change or "installed_in" not in change:
+                continue
+            new = change["installed_in"]
+            if new == current:
+                continue
+            if current is not None and new is not None:
+                ts.anomalies.append((p, e.index, f"{p} 仍装在 {current} 上时又被装入 {new}",
+                                     f"{p} installed in {new} while still installed in {current}"))
+            if current is not None:
+                out[-1]["removed_index"] = e.index
+                out[-1]["removed_kind"] = e.kind
+            if new is not None:
+                out.append({"vehicle": new, "installed_index": e.index, "installed_kind": e.kind,
+                            "installed_at": e.occurred_at, "installed_by": e.org, "removed_index": None, "removed_kind": None})
+            current = new
+        ts.installations[p] = out
+    # an incident naming a vehicle and a part the records never put in it (现场未发现更换记录)
+    seen = set()
+    for s in ts.subjects:
+        for e in ts.events_of(loader, s):
+            if e.kind != "report_incident" or e.index in seen:
+                continue
+            seen.add(e.index)
+            vs = [x for x in e.prev if kind_of(x) == "vehicle"]
+            for p in (x for x in e.prev if kind_of(x) in ("battery", "charger") and x in ts.installations):
+                for v in vs:
+                    if ts.installed_at(p, e.index) != v:
+                        ts.anomalies.append((p, e.index, f"事故现场 {p} 在 {v} 上，但没有装入该车的记录（未发现更换记录）",
+                                             f"{p} was found in {v} at the incident but no record installs it there"))
+
+
+# --- facts as of an event ----------------------------------------------------------------
+
+
+class Facts:
+    """Catalogue facts (certificate status, lists) as of any index, from the chains that record them."""
+
+    def __init__(self, uow: UnitOfWork, loader: Loader):
+        self.uow = uow
+        self.loader = loader
+        self._models: dict[str, ProductModel | None] = {}
+        self._certs: dict[str, Certificate | None] = {}
+
+    def model(self, name: str | None) -> ProductModel | None:
+        if not name:
+            return None
+        if name not in self._models:
+            self._models[name] = self.uow.session.get(ProductModel, name)
+        return self._models[name]
+
+    def certificate(self, number: str | None) -> Certificate | None:
+        if not number:
+            return None
+        if number not in self._certs:
+            self._certs[number] = self.uow.session.get(Certificate, number)
+        return self._certs[number]
+
+    def certificate_status_at(self, number: str, index: int) -> str | None:
+        """Return the certificate's status just before *index* (None: not yet recorded)."""
+        status = None
+        for i in self.loader.chains([f"certificate:{number}"])[f"certificate:{number}"]:
+            if i >= index:
+                break
+            e = self.loader.event(i)
+            if e.kind == "certificate":
+                status = "valid"
+            elif e.kind == "certificate_status":
+                status = e.data.get("status")
+        return status
+
+    def blacklisted_at(self, org_id: str, index: int | None) -> int | None:
+        """Return the index of the list_change that put *org_id* on the blacklist as of *index* (None: not listed)."""
+        listed = None
+        for i in self.loader.chains([f"org:{org_id}"])[f"org:{org_id}"]:
+            if index is not None and i >= index:
+                break
+            e = self.loader.event(i)
+            if e.kind == "list_change" and e.data.get("list") == "blacklist":
+                listed = i if e.data.get("action") == "add" else None
+        return listed
+
+    def approved(self, vehicle_model: str, part_model: str) -> bool:
+        return self.uow.session.get(ModelApproval, (vehicle_model, part_model)) is not None
+
+
+def assessed_on_at(events: list[Event], day: datetime.date) -> datetime.date | None:
+    """Fold a battery's assessments dated up to *day*: the passed assessment in force, or None."""
+    current = None
+    for e in events:
+        if e.kind != "assess_battery" or e.day > day:
+            continue
+        if e.data.get("result") == "passed":
+            if current is None or e.day > current:
+                current = e.day
+        elif current is None or e.day >= current:
+            current = None
+    return current
+
+
+def covering_recalls(uow: UnitOfWork, item: Item, certificate: str | None) -> list[Recall]:
+    """Return every recall (open or closed) whose scope covers *item*."""
+    if item.model is None:
+        return []
+    clauses = [Recall.model == item.model, (Recall.model.is_(None) & Recall.certificate.is_(None))]
+    if certificate:
+        clauses.append(Recall.certificate == certificate)
+    out = []
+    for r in uow.session.execute(select(Recall).where(or_(*clauses)).order_by(Recall.opened_index)).scalars():
+        if r.model is not None and r.model != item.model:
+            continue
+        if r.certificate is not None and r.certificate != certificate:
+            continue
+        if r.batch is not None and r.batch != item.batch:
+            continue
+        if item.produced_on and r.produced_from and item.produced_on < r.produced_from:
+            continue
+        if item.produced_on and r.produced_to and item.produced_on > r.produced_to:
+            continue
+        out.append(r)
+    return out
+
+
+# --- the answer --------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """A traceback: the answer, and what a bundle needs to prove it."""
+
+    result: dict
+    loader: Loader
+    trace_set: TraceSet
+    #: Every index the answer rests on (the set's events and the catalogue events it names).
+    indexes: list[int]
+    #: Subjects whose whole chain the answer holds.
+    complete_chains: dict[str, list[int]]
+    #: Photos named by the set's incidents.
+    photos: list[str]
+
+
+class _Builder:
+    def __init__(self, uow: UnitOfWork, actor: Actor, case_number: str | None, lang: str, today: datetime.date):
+        self.uow = uow
+        self.actor = actor
+        self.case_number = case_number
+        self.lang = lang
+        self.today = today
+        self.full = actor.org_kind in FULL_VIEW
+        self.loader = Loader(uow)
+        self.facts = Facts(uow, self.loader)
+        self.named_orgs: dict[str, Organisation] = {}
+        self.named_models: set[str] = set()
+        self.named_certs: set[str] = set()
+        self.people: dict[tuple[str, bool], dict] = {}
+        self.revealed = False
+
+    # refs ---------------------------------------------------------------------------
+
+    def msg(self, zh: str, en: str) -> str:
+        return zh if self.lang == "zh" else en
+
+    def org_ref(self, org_id: str | None) -> dict | None:
+        org = self.loader.org(org_id)
+        if org is None:
+            return None
+        self.named_orgs[org.id] = org
+        return {"id": org.id, "name": org.name, "kind": org.kind}
+
+    def org_label(self, org_id: str | None) -> str:
+        org = self.loader.org(org_id)
+        return org.name if org else (org_id or "-")
+
+    def visible(self, e: Event) -> bool:
+        return self.full or (e.org is not None and e.org == self.actor.org_id)
+
+    def person(self, subject: str | None, e: Event) -> dict | None:
+        if not isinstance(subject, str) or not subject.startswith("owner:"):
+            return None
+        pseudonym = subject.split(":", 1)[1]
+        clear = bool(
+            (self.actor.org_kind == "investigator" and self.case_number)
+            or (self.actor.org_kind == "registration_point" and e.org == self.actor.org_id and e.kind in REGISTRATION_KINDS)
+        )
+        key = (pseudonym, clear)
+        if key not in self.people:
+            self.people[key] = person_view(self.uow, self.uow.registry.vault, self.actor, pseudonym, clear=clear,
+                                           case_number=self.case_number, purpose="trace")
+            self.revealed = self.revealed or clear
+        return dict(self.people[key])
+
+    # sections -----------------------------------------------------------------------
+
+    def describe(self, ts: TraceSet, s: str) -> dict:
+        item = ts.items[s]
+        model = self.facts.model(item.model)
+        cert = self.facts.certificate(model.certificate if model else None)
+        if model is not None:
+            self.named_models.add(model.model)
+        if cert is not None:
+            self.named_certs.add(cert.number)
+        out = {
+            "subject": s, "kind": item.kind, "identifier": item.identifier, "queried": s == ts.start.subject,
+            "model": item.model, "maker": self.org_ref(item.maker_org_id),
+            "specs": json.loads(model.specs) if model else None,
+            "certificate": {"number": cert.number, "status": cert.status, "issued_on": cert.issued_on,
+                            "expires_on": cert.expires_on} if cert else None,
+            "produced_on": item.produced_on, "batch": item.batch, "state": item.state,
+            "reused": bool(item.reused), "legacy": bool(item.legacy), "backfilled": bool(item.backfilled),
+            "stolen": bool(item.stolen), "recalled": bool(found.open_recalls(self.uow, item)),
+            "commissioned_index": item.commissioned_index,
+            "code": item.code,
+        }
+        if item.kind == "vehicle":
+            out["standard"] = model.standard if model else None
+            out["battery"] = item.battery
+            out["charger"] = item.charger
+            out["plate"] = item.plate if self.full else None
+            out["parts"] = [
+                {"part": p, **{k: v for k, v in inst.items() if k != "vehicle"}}
+                for p in ts.parts for inst in ts.installations.get(p, []) if inst["vehicle"] == s
+            ]
+        else:
+            out["installed_in"] = item.installed_in
+            out["installations"] = ts.installations.get(s, [])
+            if item.kind == "battery":
+                out["battery_age_days"] = found.age_days(item.produced_on, self.today)
+                out["assessed_on"] = item.assessed_on
+        return out
+
+    def timeline_entry(self, e: Event, ts: TraceSet, correction_of: dict[int, int]) -> dict:
+        user = self.loader.user(e.user)
+        data = {k: v for k, v in e.data.items() if k != "effects"}
+        return {
+            "index": e.index, "leaf_hash": e.leaf_hash.hex(), "event_id": e.body.get("event_id"), "kind": e.kind,
+            "kind_zh": KIND_ZH.get(e.kind, e.kind), "occurred_at": e.occurred_at, "recorded_at": e.body.get("recorded_at"),
+            "org": self.org_ref(e.org), "user": e.user, "username": user.username if user else None,
+            "subjects": sorted(e.prev), "data": data,
+            "voided": e.index in ts.voided, "voided_by": ts.voided.get(e.index),
+        }
+
+
+def _date(value: str | None) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None, *, lang: str = "zh",
+          today: datetime.date | None = None) -> Trace:
+    """Trace *q*: the set, its history, responsible parties and flags (see the module's docstring)."""
+    start, via = resolve(uow, q)
+    case_number = case_number.strip() if isinstance(case_number, str) and case_number.strip() else None
+    b = _Builder(uow, actor, case_number, lang, today or datetime.datetime.now(datetime.timezone.utc).date())
+    L = b.loader
+    ts = collect(uow, L, start)
+
+    # the timeline: the set's chains, the recalls covering its items, its certificates' status changes
+    extra: set[int] = set()
+    recalls: dict[str, Recall] = {}
+    for s in ts.subjects:
+        item = ts.items[s]
+        model = b.facts.model(item.model)
+        cert = model.certificate if model else None
+        for r in covering_recalls(uow, item, cert):
+            recalls[r.id] = r
+            extra.add(r.opened_index)
+            if r.closed_index is not None:
+                extra.add(r.closed_index)
+        if cert:
+            for i in L.chains([f"certificate:{cert}"])[f"certificate:{cert}"]:
+                if L.event(i).kind == "certificate_status":
+                    extra.add(i)
+    L.load(extra)
+    set_indexes = sorted({i for s in ts.subjects for i in ts.chains[s]} | extra)
+    events = [L.event(i) for i in set_indexes]
+    events.sort(key=lambda e: (e.occurred_at, e.index))
+    visible = [e for e in events if b.visible(e)]
+    timeline = [b.timeline_entry(e, ts, ts.voided) for e in visible]
+    live = [e for e in visible if e.index not in ts.voided]
+
+    subjects = {s: b.describe(ts, s) for s in ts.subjects}
+    primary = start.subject if start.kind == "vehicle" else (start.installed_in or _last_vehicle(ts, start.subject))
+
+    sales, registrations, incidents = [], [], []
+    for e in live:
+        if e.kind == "sell":
+            v = next((s for s in e.prev if kind_of(s) == "vehicle"), None)
+            vc = e.effects.get(v) or {}
+            sales.append({
+                "index": e.index, "vehicle": v, "dealer": b.org_ref(e.org), "sold_at": e.occurred_at,
+                "battery": vc.get("battery"), "charger": vc.get("charger"),
+                "buyer": b.person(e.data.get("buyer"), e), "buyer_org": b.org_ref(e.data.get("buyer_org")),
+            })
+        elif e.kind in REGISTRATION_KINDS:
+            v = next((s for s in e.prev if kind_of(s) == "vehicle"), None)
+            owner = e.data.get("owner") or e.data.get("to")
+            registrations.append({
+                "index": e.index, "kind": e.kind, "vehicle": v, "org": b.org_ref(e.org), "occurred_at": e.occurred_at,
+                "plate": e.data.get("plate"), "owner": b.person(owner, e) if e.kind != "deregister" else None,
+                "previous_owner": b.person(e.data.get("from"), e) if e.kind == "transfer" else None,
+            })
+        elif e.kind == "report_incident":
+            d = e.data
+            incidents.append({
+                "index": e.index, "incident_type": d.get("incident_type"), "occurred_at": e.occurred_at,
+                "region": d.get("region"), "address": d.get("address"), "state": d.get("state"),
+                "casualties": d.get("casualties"), "case_number": d.get("case_number"),
+                "escalated": bool(d.get("escalated")), "subjects": d.get("subjects") or sorted(s for s in e.prev if kind_of(s) in ITEM_KINDS),
+                "scene_identifiers": d.get("scene_identifiers") or [], "photos": d.get("photos") or [],
+                "org": b.org_ref(e.org),
+            })
+    owners: dict[str, dict] = {}
+    for rec in [*(s["buyer"] for s in sales), *(r["owner"] for r in registrations), *(r["previous_owner"] for r in registrations)]:
+        if rec and (rec["pseudonym"] not in owners or not rec.get("masked", True)):
+            owners[rec["pseudonym"]] = rec
+
+    flags = _flags(b, ts, live if b.full else [L.event(i) for i in set_indexes if i not in ts.voided], recalls)
+    if not b.full:
+        shown = {e.index for e in visible}
+        flags = [f for f in flags if f["index"] is None or f["index"] in shown or f["code"] in _PUBLIC_FLAGS]
+
+    parties = _parties(b, ts, live)
+
+    recall_list = []
+    for r in sorted(recalls.values(), key=lambda r: r.opened_index):
+        opened = L.event(r.opened_index)
+        if not b.visible(opened):
+            continue
+        recall_list.append({
+            "id": r.id, "index": r.opened_index, "closed_index": r.closed_index, "reason": r.reason,
+            "org": b.org_ref(r.org_id), "model": r.model, "batch": r.batch, "certificate": r.certificate,
+            "produced_from": r.produced_from, "produced_to": r.produced_to,
+            "open_for": sorted(s for s in ts.subjects if r.id in {x.id for x in found.open_recalls(uow, ts.items[s])}),
+        })
+
+    # catalogue facts the answer names, each with the index of the event that proves it
+    for m in sorted(b.named_models):
+        model = b.facts.model(m)
+        b.org_ref(model.maker_org_id)
+        if model.certificate:
+            b.named_certs.add(model.certificate)
+    models = {}
+    for m in sorted(b.named_models):
+        model = b.facts.model(m)
+        models[m] = {"model": m, "kind": model.kind, "maker": b.org_ref(model.maker_org_id),
+                     "certificate": model.certificate, "index": model.registered_index}
+    certificates = {}
+    for n in sorted(b.named_certs):
+        cert = b.facts.certificate(n)
+        if cert is None:
+            continue
+        certificates[n] = {"number": n, "product_kind": cert.product_kind, "status": cert.status,
+                           "holder": b.org_ref(cert.holder_org_id), "issued_on": cert.issued_on,
+                           "expires_on": cert.expires_on, "index": cert.registered_index, "status_index": cert.status_index}
+    organisations = {
+        o.id: {"id": o.id, "name": o.name, "kind": o.kind, "kind_zh": ORG_KINDS.get(o.kind, (o.kind,))[0],
+               "license_no": o.license_no, "region": o.region, "index": o.registered_index}
+        for o in sorted(b.named_orgs.values(), key=lambda o: o.registered_index)
+    }
+
+    result = {
+        "query": {"q": q, "via": via, "subject": start.subject, "kind": start.kind, "identifier": start.identifier},
+        "view": "full" if b.full else "own_records",
+        "personal_data": "clear" if b.revealed else "masked",
+        "case_number": case_number,
+        "vehicle": primary,
+        "set": {"vehicles": list(ts.vehicles), "batteries": [p for p in ts.parts if kind_of(p) == "battery"],
+                "chargers": [p for p in ts.parts if kind_of(p) == "charger"]},
+        "truncated": ts.truncated,
+        "subjects": subjects,
+        "sales": sales,
+        "registrations": registrations,
+        "owners": list(owners.values()),
+        "incidents": incidents,
+        "recalls": recall_list,
+        "timeline": timeline,
+        "parties": parties,
+        "flags": flags,
+        "organisations": organisations,
+        "models": models,
+        "certificates": certificates,
+        "tree_size": uow.log.size(),
+    }
+    if b.revealed:
+        uow.commit()  # the reveals are recorded before the answer leaves
+
+    complete = {s: list(ts.chains[s]) for s in ts.subjects}
+    catalogue = [f"org:{o}" for o in organisations] + [f"model:{m}" for m in models] + [f"certificate:{n}" for n in certificates]
+    complete.update(L.chains(catalogue))
+    indexes = sorted({i for idxs in complete.values() for i in idxs} | set(set_indexes))
+    photos = sorted({h for inc in incidents for h in inc["photos"]})
+    return Trace(result, L, ts, indexes, complete, photos)
+
+
+def trace(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None, *, lang: str = "zh",
+          today: datetime.date | None = None) -> dict:
+    """Return the traceback of *q* as API.md's ``/trace`` answer."""
+    return build(uow, actor, q, case_number, lang=lang, today=today).result
+
+
+def _last_vehicle(ts: TraceSet, part: str) -> str | None:
+    inst = ts.installations.get(part) or []
+    return inst[-1]["vehicle"] if inst else (ts.vehicles[0] if ts.vehicles else None)
+
+
+# --- flags -------------------------------------------------------------------------------
+
+#: Flags about an item's own state that anyone scanning its code may know: shown to every role.
+_PUBLIC_FLAGS = frozenset({"battery_past_service_age", "unremedied_recall", "reused_battery", "backfilled", "stolen"})
+
+
+def _flags(b: _Builder, ts: TraceSet, events: list[Event], recalls: dict[str, Recall]) -> list[dict]:
+    L, facts, out, seen = b.loader, b.facts, [], set()
+
+    def flag(code: str, subject: str | None, index: int | None, zh: str, en: str) -> None:
+        key = (code, subject, index)
+        if key not in seen:
+            seen.add(key)
+            out.append({"code": code, "subject": subject, "index": index, "message": b.msg(zh, en)})
+
+    by_index = {e.index: e for e in events}
+    for s in ts.subjects:
+        item = ts.items[s]
+        name = f"{ITEM_ZH[item.kind]} {item.identifier}"
+        chain = [L.event(i) for i in ts.chains[s] if i not in ts.voided]
+        # battery past its service age (at each incident, and today while in service)
+        if item.kind == "battery" and item.produced_on:
+            produced = _date(item.produced_on)
+            judged = False
+            for e in chain:
+                if e.kind == "report_incident" and produced and rules.battery_overdue_for_assessment(
+                        produced, assessed_on_at(chain, e.day), e.day):
+                    flag("battery_past_service_age", s, e.index, f"{name} 生产于 {item.produced_on}，事故时已超过5年且无有效健康评估",
+                         f"{item.identifier} (produced {item.produced_on}) was past 5 years without a passed assessment at the incident")
+                    judged = True
+            if produced and not judged and item.state not in ("retired", "recycled") and rules.battery_overdue_for_assessment(
+                    produced, _date(item.assessed_on), b.today):
+                flag("battery_past_service_age", s, item.commissioned_index,
+                     f"{name} 生产于 {item.produced_on}，已超过5年且无有效健康评估（应退出使用或评估）",
+                     f"{item.identifier} (produced {item.produced_on}) is past 5 years without a passed assessment in force")
+        if item.kind == "battery" and item.reused:
+            flag("reused_battery", s, item.commissioned_index, f"{name} 为梯次利用电池（-R），不得用于电动自行车",
+                 f"{item.identifier} is a reused battery (-R), not allowed in an e-bike")
+        if item.backfilled:
+            bf = next((e.index for e in chain if e.kind == "backfill"), item.commissioned_index)
+            flag("backfilled", s, bf, f"{name} 为补码登记（在用车辆补录编码），早期记录缺失",
+                 f"{item.identifier} was coded after the fact (补码): its earlier history is not on record")
+        if item.stolen:
+            st = next((e.index for e in reversed(chain) if e.kind == "report_stolen"), None)
+            flag("stolen", s, st, f"{name} 已报告被盗", f"{item.identifier} is reported stolen")
+        for r in found.open_recalls(b.uow, item):
+            flag("unremedied_recall", s, r.opened_index, f"{name} 处于召回中（{r.reason}），尚未处置",
+                 f"{item.identifier} is under an open recall ({r.reason}), not remedied")
+        # the maker blacklisted: now, or when its item was sold or installed
+        if item.maker_org_id:
+            now = facts.blacklisted_at(item.maker_org_id, None)
+            maker = b.org_label(item.maker_org_id)
+            if now is not None:
+                flag("maker_blacklisted", s, now, f"{name} 的生产企业 {maker} 在黑名单中", f"the maker of {item.identifier}, {maker}, is blacklisted")
+            for e in chain:
+                if e.kind in INSTALLING and facts.blacklisted_at(item.maker_org_id, e.index) is not None:
+                    flag("maker_blacklisted", s, e.index, f"{KIND_ZH[e.kind]}时 {name} 的生产企业 {maker} 在黑名单中",
+                         f"the maker of {item.identifier}, {maker}, was blacklisted at the {e.kind}")
+    # installations: approved, certified
+    for p in ts.parts:
+        part = ts.items[p]
+        pmodel = facts.model(part.model)
+        name = f"{ITEM_ZH[part.kind]} {part.identifier}"
+        for inst in ts.installations.get(p, []):
+            v = ts.items.get(inst["vehicle"])
+            i = inst["installed_index"]
+            e = L.event(i)
+            if v is not None and v.model and part.model and not facts.approved(v.model, part.model):
+                flag("part_not_approved", p, i, f"{name} 的型号 {part.model} 不在车辆型号 {v.model} 的标配/互认清单中（{KIND_ZH[e.kind]}）",
+                     f"{part.identifier}'s model {part.model} is not approved for vehicle model {v.model} ({e.kind})")
+            _certified(b, flag, p, name, part.identifier, pmodel, e)
+    for v in ts.vehicles:
+        vehicle = ts.items[v]
+        sale = next((e for e in (L.event(i) for i in ts.chains[v]) if e.kind == "sell" and e.index not in ts.voided), None)
+        if sale is not None:
+            _certified(b, flag, v, f"整车 {vehicle.identifier}", vehicle.identifier, facts.model(vehicle.model), sale)
+    # who swapped: licensed, not blacklisted; shops blacklisted at their step
+    for e in sorted(by_index.values(), key=lambda e: e.index):
+        org = b.loader.org(e.org)
+        if e.kind in ("swap_battery", "replace_charger"):
+            subj = e.data.get("new_battery") or e.data.get("new_charger")
+            if org is None or org.kind not in RECORDED_BY[e.kind]:
+                flag("swap_by_unlicensed", subj, e.index, f"{b.org_label(e.org)} 无{KIND_ZH[e.kind]}资质",
+                     f"{b.org_label(e.org)} is not licensed to record {e.kind}")
+            elif b.facts.blacklisted_at(org.id, e.index) is not None:
+                flag("swap_by_unlicensed", subj, e.index, f"{org.name} 在黑名单中时记录了{KIND_ZH[e.kind]}",
+                     f"{org.name} recorded a {e.kind} while blacklisted")
+        if e.kind in SHOP_KINDS and org is not None and org.kind not in ("manufacturer", "regulator", "investigator"):
+            if b.facts.blacklisted_at(org.id, e.index) is not None:
+                subj = next((s for s in e.prev if s in ts.items), None)
+                flag("shop_blacklisted", subj, e.index, f"{org.name} 在黑名单中时记录了{KIND_ZH.get(e.kind, e.kind)}",
+                     f"{org.name} recorded a {e.kind} while blacklisted")
+    for s, i, zh, en in ts.anomalies:
+        flag("chain_anomaly", s, i, zh, en)
+    out.sort(key=lambda f: (f["index"] is None, f["index"] or 0, f["code"], f["subject"] or ""))
+    return out
+
+
+def _certified(b: _Builder, flag, subject: str, name: str, identifier: str, model: ProductModel | None, e: Event) -> None:
+    """Flag part_uncertified when *model* had no valid CCC certificate on the day of event *e*."""
+    if model is None:
+        return  # a legacy item of unknown model: its backfilled flag says so
+    if not model.certificate:
+        flag("part_uncertified", subject, e.index, f"{name} 的型号 {model.model} 没有3C证书", f"{identifier}'s model {model.model} has no CCC certificate")
+        return
+    cert = b.facts.certificate(model.certificate)
+    status = b.facts.certificate_status_at(model.certificate, e.index)
+    day = e.day
+    why = None
+    if cert is None or status is None:
+        why = ("证书未登记", "the certificate is not on record")
+    elif status != "valid":
+        why = (f"证书 {cert.number} 当时为{'暂停' if status == 'suspended' else '撤销'}状态", f"certificate {cert.number} was {status}")
+    elif day > datetime.date.fromisoformat(cert.expires_on):
+        why = (f"证书 {cert.number} 已于 {cert.expires_on} 过期", f"certificate {cert.number} expired on {cert.expires_on}")
+    elif day < datetime.date.fromisoformat(cert.issued_on):
+        why = (f"证书 {cert.number} 尚未颁发", f"certificate {cert.number} was not yet issued")
+    if why:
+        flag("part_uncertified", subject, e.index, f"{KIND_ZH.get(e.kind, e.kind)}时 {name} 无有效3C证书：{why[0]}",
+             f"{identifier} had no valid CCC certificate at the {e.kind}: {why[1]}")
+    elif cert.status != "valid":
+        flag("part_uncertified", subject, cert.status_index, f"{name} 的3C证书 {cert.number} 现已{'暂停' if cert.status == 'suspended' else '撤销'}",
+             f"{identifier}'s CCC certificate {cert.number} is now {cert.status}")
+
+
+# --- parties -----------------------------------------------------------------------------
+
+
+def _parties(b: _Builder, ts: TraceSet, events: list[Event]) -> list[dict]:
+    parties: dict[str, dict] = {}
+
+    def add(org_id: str | None, role: str, index: int | None, user: str | None = None) -> None:
+        ref = b.org_ref(org_id)
+        if ref is None:
+            return
+        p = parties.setdefault(org_id, {"org": ref, "roles": [], "roles_zh": [], "events": [], "users": []})
+        if role not in p["roles"]:
+            p["roles"].append(role)
+            p["roles_zh"].append(ROLE_ZH.get(role, role))
+        if index is not None and index not in p["events"]:
+            p["events"].append(index)
+        if user and user not in p["users"]:
+            p["users"].append(user)
+
+    for e in sorted(events, key=lambda e: e.index):
+        add(e.org, ROLE_OF_KIND.get(e.kind, e.kind), e.index, e.user)
+    for s in ts.subjects:
+        add(ts.items[s].maker_org_id, "maker", None)
+    return sorted(parties.values(), key=lambda p: (min(p["events"]) if p["events"] else -1, p["org"]["name"]))
