@@ -65,6 +65,54 @@ def test_a_rolled_back_append_issues_no_index(registry):
     assert append(registry, 1)[0].index == 2
 
 
+def test_appends_in_one_batch_reuse_the_tail_and_stay_exact(registry):
+    """Many appends in one transaction (frontier and chain heads carried over) equal one-by-one appends."""
+    append(registry, 3, subjects=("vehicle:A",))
+    with registry.writing() as uow:
+        uow.start_batch()
+        got = []
+        for i in range(40):
+            subjects = ["vehicle:A"] + (["battery:B"] if i % 3 == 0 else []) + [f"charger:{i % 5}"]
+            got += uow.log.append([NewEvent("test", "o", "u", subjects, {"i": i})])
+            uow.commit()  # a flush in a batch
+        uow.finish()
+    assert [a.index for a in got] == list(range(3, 43))
+    assert got[0].body["prev"] == {"vehicle:A": 2, "battery:B": None, "charger:0": None}
+    assert got[3].body["prev"] == {"vehicle:A": 5, "battery:B": 3, "charger:3": None}
+    assert got[5].body["prev"] == {"vehicle:A": 7, "charger:0": 3}
+    with registry.reading() as uow:
+        assert uow.log.chain("battery:B") == list(range(3, 43, 3))
+        assert uow.log.root(43) == uow.log.latest_checkpoint().root_hash
+    assert verify(registry).ok
+
+
+def test_a_failed_append_in_a_batch_leaves_the_next_one_exact(registry):
+    append(registry, 2, subjects=("vehicle:A",))
+    with registry.writing() as uow:
+        uow.start_batch()
+        uow.log.append([NewEvent("test", "o", "u", ["vehicle:A"], {"i": 0})])
+        with pytest.raises(ValueError):  # the second event has no canonical form: nothing of this call is written
+            uow.log.append([NewEvent("test", "o", "u", ["vehicle:A", "battery:B"], {"i": 1}),
+                            NewEvent("test", "o", "u", ["vehicle:A"], {"speed": 2.5})])
+        [a] = uow.log.append([NewEvent("test", "o", "u", ["vehicle:A", "battery:B"], {"i": 2})])
+        uow.finish()
+    assert a.index == 3 and a.body["prev"] == {"vehicle:A": 2, "battery:B": None}
+    assert verify(registry).ok
+
+
+def test_an_append_after_a_savepoint_rollback_rereads_the_tail(registry):
+    append(registry, 2, subjects=("vehicle:A",))
+    with registry.writing() as uow:
+        uow.log.append([NewEvent("test", "o", "u", ["vehicle:A"], {"i": 0})])
+        savepoint = uow.session.begin_nested()
+        uow.log.append([NewEvent("test", "o", "u", ["vehicle:A"], {"i": "undone"})])
+        savepoint.rollback()
+        [a] = uow.log.append([NewEvent("test", "o", "u", ["vehicle:A"], {"i": 1})])
+        uow.commit()
+    assert a.index == 3 and a.body["prev"] == {"vehicle:A": 2}
+    assert verify(registry).ok
+
+
 def test_stored_proofs_verify_against_every_signed_checkpoint(registry):
     appended = append(registry, 21, subjects=("vehicle:X",))
     with registry.reading() as uow:
