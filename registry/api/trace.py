@@ -68,6 +68,22 @@ class Search(MethodView):
             return search.search(uow, args["q"], args["limit"])
 
 
+@blp.route("/trace/bundle")
+class Bundle(MethodView):
+    @requires("investigator")
+    @blp.arguments(BundleQuery, location="query")
+    @blp.response(200, content_type="application/zip")
+    def get(self, args):
+        """Evidence bundle (zip): bundle.json (bodies, proofs, checkpoint, keys, report data) and report.pdf, verifiable offline
+        with scripts/verify_bundle.py."""
+        from registry.services import bundle
+
+        actor = current_actor()
+        data, filename = bundle.make_bundle(registry(), actor, args["q"], args["case_number"])
+        return Response(data, mimetype="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
 @blp.route("/photos")
 class Photos(MethodView):
     @requires("investigator")
