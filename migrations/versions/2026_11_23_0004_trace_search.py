@@ -1,4 +1,4 @@
-"""Traceback and search: items' look-alike skeleton (indexed), items by production date, log entries by kind.
+"""Traceback and search: items' look-alike skeleton (indexed), items by production date, log entries by kind, remedies by item.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,12 +21,14 @@ def upgrade() -> None:
     op.execute(f"UPDATE items SET skeleton = {sql_skeleton('identifier')}")
     op.create_index("ix_items_skeleton", "items", ["skeleton"])
     op.create_index("ix_items_produced_on", "items", ["produced_on"])
+    op.create_index("ix_recall_remedies_subject", "recall_remedies", ["subject"])
     # An index is not an UPDATE: the append-only triggers on log_entries do not mind.
     op.create_index("ix_log_entries_kind", "log_entries", ["kind"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_log_entries_kind", table_name="log_entries")
+    op.drop_index("ix_recall_remedies_subject", table_name="recall_remedies")
     op.drop_index("ix_items_produced_on", table_name="items")
     op.drop_index("ix_items_skeleton", table_name="items")
     with op.batch_alter_table("items") as batch:

@@ -847,8 +847,11 @@ _PUBLIC_FLAGS = frozenset({"battery_past_service_age", "unremedied_recall", "reu
 def _flags(b: _Builder, ts: TraceSet, events: list[Event], recalls: dict[str, Recall]) -> list[dict]:
     L, facts, out, seen = b.loader, b.facts, [], set()
 
+    def message_key(code: str, zh: str) -> str:
+        return zh if code == "chain_anomaly" else ""  # distinct anomalies of one step all count
+
     def flag(code: str, subject: str | None, index: int | None, zh: str, en: str) -> None:
-        key = (code, subject, index)
+        key = (code, subject, index, message_key(code, zh))
         if key not in seen:
             seen.add(key)
             out.append({"code": code, "subject": subject, "index": index, "message": b.msg(zh, en)})

@@ -250,7 +250,8 @@ class RecallRemedy(Base):
 
     __tablename__ = "recall_remedies"
     recall_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    #: Indexed too: an item's remedies are looked up by subject (open recalls on every trace and scan).
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
     remedied_index: Mapped[int] = mapped_column(BigInteger)
 
 
