@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from schemas import StrictSchema
 
@@ -42,10 +42,32 @@ class OccurredAt(fields.AwareDateTime):
         return moment
 
 
+def _unstorable(value) -> bool:
+    """Whether *value* holds text no database stores: a lone surrogate (not UTF-8) or NUL (PostgreSQL)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v or any("\ud800" <= ch <= "\udfff" for ch in v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 class EventBase(StrictSchema):
     kind = fields.String(required=True)
     occurred_at = OccurredAt()
     note = fields.String(validate=TEXT)
+
+    @pre_load
+    def _storable_text(self, data, **kw):
+        if _unstorable(data):
+            raise ValidationError("text must be valid Unicode without NUL characters", "_schema")
+        return data
 
 
 def _one_item(data, keys=("vehicle", "battery", "charger")):
@@ -207,12 +229,6 @@ class Scrap(EventBase):
     vehicle = Item(required=True)
 
 
-class Correction(EventBase):
-    corrects = fields.String(required=True, validate=validate.Length(1, 36))
-    reason = fields.String(required=True, validate=validate.OneOf(["did_not_occur", "incorrect_data"]))
-    fields_ = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(), values=fields.Raw())
-
-
 class Casualties(StrictSchema):
     dead = fields.Integer(load_default=0, validate=validate.Range(0, 10000))
     injured = fields.Integer(load_default=0, validate=validate.Range(0, 10000))
@@ -231,6 +247,47 @@ class ReportIncident(EventBase):
     case_number = fields.String(required=True, validate=validate.Length(1, 100))
     scene_identifiers = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(0, 50))
     photos = fields.List(fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), load_default=list, validate=validate.Length(0, 50))
+
+
+class ProductionDate(fields.Date):
+    """A production date, as commissioning accepts it: from 2000 to tomorrow (UTC); loaded as ISO text."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        day = super()._deserialize(value, attr, data, **kw)
+        if not date(2000, 1, 1) <= day <= datetime.now(timezone.utc).date() + timedelta(days=1):
+            raise ValidationError("must be between 2000-01-01 and today")
+        return day.isoformat()
+
+
+class Replacement(StrictSchema):
+    """The fields an ``incorrect_data`` correction may replace, each validated as when first recorded.
+
+    Each name belongs to one event kind (the service checks it is the corrected event's):
+    commission ``produced_on``, ``batch``; receive ``inspection``; repair ``work``;
+    report_modification ``modification``; assess_battery ``capacity_pct``; report_incident
+    ``address``, ``state``, ``casualties``, ``scene_identifiers``, ``region``; retire
+    ``reason``; recycle ``method``.
+    """
+
+    produced_on = ProductionDate()
+    batch = fields.String(validate=validate.Length(1, 64))
+    inspection = fields.String(validate=validate.OneOf(["passed", "failed"]))
+    work = fields.String(validate=validate.Length(1, 500))
+    modification = fields.String(validate=ReportModification._declared_fields["modification"].validators)
+    capacity_pct = fields.Integer(strict=True, validate=validate.Range(0, 150))
+    address = fields.String(validate=validate.Length(1, 200))
+    state = fields.String(validate=ReportIncident._declared_fields["state"].validators)
+    casualties = fields.Nested(Casualties)
+    scene_identifiers = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(0, 50))
+    region = fields.String(validate=ReportIncident._declared_fields["region"].validators)
+    reason = fields.String(validate=Retire._declared_fields["reason"].validators)
+    method = fields.String(validate=Recycle._declared_fields["method"].validators)
+
+
+class Correction(EventBase):
+    corrects = fields.String(required=True, validate=validate.Length(1, 36))
+    reason = fields.String(required=True, validate=validate.OneOf(["did_not_occur", "incorrect_data"]))
+    fields_ = fields.Nested(Replacement, data_key="fields", attribute="fields")
 
 
 SCHEMAS: dict[str, type[EventBase]] = {

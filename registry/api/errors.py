@@ -122,7 +122,7 @@ class JsonParser(FlaskParser):
             return super()._raw_load_json(req)
         except json_module.JSONDecodeError:
             raise
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
             return self._handle_invalid_json_error(json_module.JSONDecodeError(str(exc), "?", 0), req)
 
 

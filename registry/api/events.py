@@ -25,7 +25,10 @@ DEDICATED = {"register_organisation": "/api/v1/orgs", "certificate": "/api/v1/ce
 
 
 def _json_body():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # arrays nested thousands deep
+        body = None
     if body is None and request.get_data():
         raise DomainError("malformed_json", "请求体不是有效的 JSON", "the body is not valid JSON", status=400)
     return body

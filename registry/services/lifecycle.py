@@ -594,7 +594,7 @@ def scrap(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 
 # --- corrections -----------------------------------------------------------------------
 
-#: Fields an incorrect_data correction may replace, per corrected kind.
+#: Fields an incorrect_data correction may replace, per corrected kind (validated by the schema).
 CORRECTABLE = {
     "commission": {"produced_on", "batch"},
     "receive": {"inspection"},
@@ -706,14 +706,9 @@ def correction(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
             raise invalid({f"fields.{f}" if f != "fields" else "fields": [
                 ("此字段不能更正", f"{body['kind']} events allow corrections of {sorted(allowed) or 'no field'}")] for f in bad})
         fields["fields"] = {k: replacement[k] for k in sorted(replacement)}
-        for subj in item_subjects:
-            change = {k: v for k, v in replacement.items() if k in ITEM_FIELDS}
-            if change:
-                if "produced_on" in change:
-                    try:
-                        datetime.date.fromisoformat(str(change["produced_on"]))
-                    except ValueError:
-                        raise invalid({"fields.produced_on": [("日期格式应为 YYYY-MM-DD", "use YYYY-MM-DD")]}) from None
+        change = {k: v for k, v in replacement.items() if k in ITEM_FIELDS}
+        if change:
+            for subj in item_subjects:
                 effects[subj] = change
     return _emit(uow, actor, "correction", data, effects, fields, [*subjects, f"event:{data['corrects']}"])
 
