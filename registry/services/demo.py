@@ -1,10 +1,11 @@
-"""A small, realistic demo city: organisations of every kind and their users."""
+"""A small, realistic demo city: organisations of every kind and their users, a catalogue, and its life."""
 
 from __future__ import annotations
 
 from registry.domain.roles import Actor
 from registry.services import orgs
 from registry.services.demo_catalogue import seed_catalogue
+from registry.services.demo_lifecycle import seed_lifecycle
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -64,9 +65,11 @@ def seed(registry, echo=print) -> dict:
         users.setdefault(kind, username)
         actors[name] = Actor(org.id, kind, user.id)
     seed_catalogue(registry, actors)
+    life = seed_lifecycle(registry, actors, ORGS, echo)
     with registry.reading() as uow:
         size = uow.log.size()
-    echo(f"demo city seeded: {size} log entries; every user's password is {DEMO_PASSWORD!r}")
+    echo(f"demo city seeded: {size} log entries ({life['recorded']} lifecycle events, {len(life['refused'])} refused "
+         f"attempts that wrote nothing); every user's password is {DEMO_PASSWORD!r}")
     for kind, username in users.items():
         echo(f"  {kind:<20} {username}")
     return users
