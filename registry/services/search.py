@@ -104,11 +104,14 @@ def search(uow: UnitOfWork, q: object, limit: int = 20) -> dict:
     """Return ranked candidates for a fragment of a frame, battery or charger code."""
     fragment = fragment_of(q)
     skel = skeleton(fragment)  # "_" (unreadable) survives the fold
+    # first the matching skeletons, read from the narrow skeleton index alone; then those items by that index
+    skeletons = list(uow.session.execute(
+        select(Item.skeleton).where(or_(*(Item.skeleton.like(p) for p in _patterns(skel)))).distinct().limit(MAX_ROWS)
+    ).scalars())
     rows = uow.session.execute(
         select(Item.subject, Item.kind, Item.identifier, Item.model, Item.maker_org_id, Item.state, Item.produced_on)
-        .where(or_(*(Item.skeleton.like(p) for p in _patterns(skel))))
-        .limit(MAX_ROWS)
-    ).all()
+        .where(Item.skeleton.in_(skeletons)).limit(MAX_ROWS)
+    ).all() if skeletons else []
     guess = ids.guess_kind(fragment.replace("_", "0")) if "_" not in fragment else None
     ranked = []
     for row in rows:
@@ -131,5 +134,5 @@ def search(uow: UnitOfWork, q: object, limit: int = 20) -> dict:
             "match": TIERS[tier], "substitutions": subs, "position": pos,
         })
     return {"q": q, "fragment": fragment, "skeleton": skel, "candidates": out,
-            "truncated": len(rows) >= MAX_ROWS or len(ranked) > limit}
+            "truncated": len(skeletons) >= MAX_ROWS or len(rows) >= MAX_ROWS or len(ranked) > limit}
 
