@@ -49,8 +49,9 @@ def _more_shops():
                 yield kind, f"{name}区第{n}号{label}", f"{prefix}{code}{n:05d}", code
 
 
-def seed(registry, echo=print) -> dict:
-    """Create the admin and the demo organisations with one user each; return the usernames."""
+def seed(registry, echo=print, people: list | None = None) -> dict:
+    """Create the admin and the demo organisations with one user each, the catalogue and the city's
+    life; return the usernames (and add everyone the city made up to *people*, when given)."""
     users = {}
     actors = {}
     with registry.writing() as uow:
@@ -72,4 +73,6 @@ def seed(registry, echo=print) -> dict:
          f"attempts that wrote nothing); every user's password is {DEMO_PASSWORD!r}")
     for kind, username in users.items():
         echo(f"  {kind:<20} {username}")
+    if people is not None:
+        people.extend(life["people"])
     return users

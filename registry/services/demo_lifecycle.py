@@ -53,7 +53,8 @@ class City:
         self.recorded = 0
         self.clock = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=180)
         self._plates = 0
-        self._people = 0
+        #: Everyone the city made up (their details go to the vault, never to the log).
+        self.people: list[dict] = []
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -101,13 +102,14 @@ class City:
 
     def person(self) -> dict:
         """A resident with a valid ID card number (GB 11643 check digit) and a mobile number."""
-        self._people += 1
         rng = self.rng
         region = rng.choice(["330203", "330205", "330206", "330211", "330212", "330213"])
         born = datetime.date(1962, 1, 1) + datetime.timedelta(days=rng.randrange(365 * 42))
         body = f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}"
-        return {"name": rng.choice(SURNAMES) + rng.choice(GIVEN), "id_number": body + ric.calc_check_digit(body + "0"),
-                "phone": f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"}
+        person = {"name": rng.choice(SURNAMES) + rng.choice(GIVEN), "id_number": body + ric.calc_check_digit(body + "0"),
+                  "phone": f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"}
+        self.people.append(person)
+        return person
 
     def plate(self) -> str:
         self._plates += 1
@@ -303,4 +305,4 @@ def seed_lifecycle(registry, actors: dict[str, Actor], orgs, echo=print) -> dict
             step(rp[n % 3], "backfill", **body)
     city.attempt("a non-standard bike (非标车) coded after its transition period", rp[0], "backfill",
                  vehicle="QDNS20190088", vehicle_model="QD-OLD-NS", plate=city.plate(), owner=city.person())
-    return {"recorded": city.recorded, "refused": city.refused}
+    return {"recorded": city.recorded, "refused": city.refused, "people": city.people}
