@@ -155,8 +155,14 @@ def _resolve_facts(uow: UnitOfWork, value: str | None, kind: str, field: str):
         label = value if len(value) <= 64 else value[:64]
         if err.code == "item_not_found":
             return None, rules.PartFacts.unknown(label, kind)
-        if err.code in ("code_not_genuine", "code_wrong_kind"):
+        if err.code == "code_not_genuine":
             return None, rules.PartFacts.forged(label, kind)
+        if err.code == "code_wrong_kind":  # a genuine code of another kind of item: wrong_kind, not forged
+            try:
+                other = found.find_item(uow, value, None, field=field)
+            except DomainError:
+                return None, rules.PartFacts.unknown(label, kind)
+            return None, _part_facts(uow, other)
         raise
     return row, _part_facts(uow, row)
 

@@ -92,6 +92,11 @@ def test_an_unknown_or_forged_code_and_a_part_of_the_wrong_kind_are_named(world)
     answer = w.check(vehicle=v["code"], battery=forged, charger="MA2H3K8L1-26-48-999999")
     assert [(p["code"], p["subject"]) for p in answer["problems"]] == [("code_not_genuine", "battery"), ("unknown_item", "charger")]
     w.refused("dealer", {**sale(v, b, c), "battery": forged}, 409, "sale_refused", {"code_not_genuine"})
+    # a genuine code of another kind of item is the wrong kind, not a forgery
+    answer = w.check(vehicle=b["code"], battery=c["code"], charger=c["code"])
+    assert [(p["code"], p["subject"]) for p in answer["problems"]] == [("wrong_kind", "vehicle"), ("wrong_kind", "battery")]
+    assert b["identifier"] in answer["problems"][0]["message"]
+    w.refused("dealer", {**sale(v, b, c), "battery": c["code"]}, 409, "sale_refused", {"wrong_kind"})
 
 
 # --- recalls ----------------------------------------------------------------------------------
@@ -561,3 +566,43 @@ def test_a_step_may_not_say_it_happens_in_the_future(world):
     w.refused("manufacturer", {"kind": "ship", "battery": b["code"], "to": w.org_id("dealer"),
                                "occurred_at": "0001-01-01T00:00:00+08:00"}, 422)
     w.ok("manufacturer", {"kind": "ship", "battery": b["code"], "to": w.org_id("dealer"), "occurred_at": "2026-01-05T09:30:00+08:00"})
+
+
+def test_voiding_the_latest_step_restores_every_item_it_touched(world, runner):
+    w = world
+
+    def void(by, event):
+        w.ok(by, {"kind": "correction", "corrects": event["event_id"], "reason": "did_not_occur"})
+
+    def states(*items):
+        return [w.item(i["kind"], i["identifier"])["state"] for i in items]
+
+    v, b, c = w.stock()
+    void("dealer", w.ok("dealer", sale(v, b, c)))
+    assert states(v, b, c) == ["in_stock"] * 3
+    w.ok("dealer", sale(v, b, c, buyer=person(2)))
+    void("registration_point", w.ok("registration_point", {"kind": "register", "vehicle": v["code"], "plate": "浙B·A0001",
+                                                           "owner": person(2)}))
+    assert (w.item("vehicle", v["identifier"])["state"], w.item("vehicle", v["identifier"])["plate"]) == ("sold", None)
+    (new,) = w.commission("battery")
+    w.deliver(new, "repair_shop")
+    void("repair_shop", w.ok("repair_shop", {"kind": "swap_battery", "vehicle": v["code"], "old_battery": b["code"],
+                                             "new_battery": new["code"]}))
+    assert states(b, new) == ["installed", "in_stock"]
+    assert w.item("vehicle", v["identifier"])["battery"] == f"battery:{b['identifier']}"
+    void("investigator", w.ok("investigator", {"kind": "report_stolen", "vehicle": v["code"]}))
+    assert w.scan(v)["flags"]["stolen"] is False
+    void("recycler", w.ok("recycler", {"kind": "scrap", "vehicle": v["code"]}))
+    assert states(v, b, c) == ["sold", "installed", "installed"]
+    void("registration_point", w.ok("registration_point", {"kind": "backfill", "vehicle": "LGC2019A0001", "battery": "OLDBAT0001",
+                                                           "plate": "浙B·L0001", "owner": person(3)}))
+    r = w.client.get("/api/v1/items/vehicle/LGC2019A0001", headers=auth(w.token("dealer")))
+    assert r.status_code == 404
+    w.ok("registration_point", {"kind": "backfill", "vehicle": "LGC2019A0001", "battery": "OLDBAT0001", "plate": "浙B·L0001",
+                                "owner": person(3)})
+    (x,) = w.commission("battery")
+    void("manufacturer", w.entries()[x["index"]])
+    assert w.client.get(f"/api/v1/items/battery/{x['identifier']}", headers=auth(w.token("dealer"))).status_code == 404
+    assert runner.invoke(args=["verify-log"]).exit_code == 0
+    result = runner.invoke(args=["rebuild-state", "--check"])
+    assert result.exit_code == 0, result.output
