@@ -144,6 +144,7 @@ class City:
     recalls: list[tuple[str, list[str]]] = field(default_factory=list)  # (recall id, batteries to remedy)
     recallable: deque = field(default_factory=deque)  # (batch name, [battery ids]) of earlier private sales
     counts: dict[str, int] = field(default_factory=dict)
+    usernames: dict[str, list[str]] = field(default_factory=dict)  # kind -> usernames (password PASSWORD)
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -158,6 +159,7 @@ class City:
                 org, _ = orgs.register_organisation(uow, None, orgs.RegisterOrganisation(name, kind, licence, region))
             with self.registry.writing() as uow:
                 user = orgs.add_user(uow, None, org.id, f"city-{kind}-{n:03d}", PASSWORD)
+            self.usernames.setdefault(kind, []).append(user.username)
             return Actor(org.id, kind, user.id)
 
         for key, (name, licence) in MAKERS.items():
@@ -431,40 +433,58 @@ def open_registry(database_url: str | None, events: int) -> Registry:
     return Registry(config)
 
 
+class Builder:
+    """Grow one city step by step (the benchmark measures between steps)."""
+
+    def __init__(self, registry: Registry, batch: int = 5000, seed: int = 1, progress: bool = True):
+        with registry.reading() as uow:
+            if uow.log.size():
+                raise SystemExit(f"make_city: the database already holds {uow.log.size()} entries; give an empty one")
+        self.registry, self.batch, self.progress = registry, batch, progress
+        self.city = City(registry, random.Random(seed))
+        started = time.perf_counter()
+        self.city.setup()
+        self.setup_s = time.perf_counter() - started
+        with registry.reading() as uow:
+            self.size = self.setup_size = uow.log.size()
+        self.build_s = 0.0
+
+    def grow_to(self, events: int) -> None:
+        """Record batches until the log holds at least *events* entries."""
+        bar = tqdm(total=events, initial=self.size, unit="ev", unit_scale=True, disable=not self.progress,
+                   file=sys.stderr, smoothing=0.05)
+        t0 = time.perf_counter()
+        while self.size < events:
+            with self.registry.writing() as uow:
+                uow.start_batch()
+                self.city.batch(uow, min(self.batch, events - self.size))
+                uow.finish()
+                new = uow.log.size()
+            bar.update(new - self.size)
+            self.size = new
+        bar.close()
+        self.build_s += time.perf_counter() - t0
+
+    def figures(self) -> dict:
+        city, took = self.city, self.build_s
+        return {
+            "events": self.size,
+            "setup_s": round(self.setup_s, 2),
+            "build_s": round(took, 2),
+            "events_per_s": round(self.size / (self.setup_s + took), 1),
+            "batched_events_per_s": round((self.size - self.setup_size) / took, 1) if took else None,
+            "batch": self.batch,
+            "private_bikes": len(city.private), "fleet_bikes": sum(len(f) for f in city.fleets),
+            "items": city.serial, "residents": city.residents,
+            "kinds": dict(sorted(city.counts.items(), key=lambda kv: -kv[1])),
+        }
+
+
 def build(registry: Registry, events: int, batch: int = 5000, seed: int = 1, progress: bool = True) -> dict:
     """Build a city of at least *events* log entries in *registry* (a fresh one); return the figures."""
-    with registry.reading() as uow:
-        if uow.log.size():
-            raise SystemExit(f"make_city: the database already holds {uow.log.size()} entries; give an empty one")
-    city = City(registry, random.Random(seed))
-    started = time.perf_counter()
-    city.setup()
-    setup_s = time.perf_counter() - started
-    with registry.reading() as uow:
-        size = uow.log.size()
-    bar = tqdm(total=events, initial=size, unit="ev", unit_scale=True, disable=not progress, file=sys.stderr, smoothing=0.05)
-    t0, at_start = time.perf_counter(), size
-    while size < events:
-        with registry.writing() as uow:
-            uow.start_batch()
-            city.batch(uow, min(batch, events - size))
-            uow.finish()
-            new = uow.log.size()
-        bar.update(new - size)
-        size = new
-    bar.close()
-    took = time.perf_counter() - t0
-    return {
-        "events": size,
-        "setup_s": round(setup_s, 2),
-        "build_s": round(took, 2),
-        "events_per_s": round(size / (setup_s + took), 1),
-        "batched_events_per_s": round((size - at_start) / took, 1) if took else None,
-        "batch": batch,
-        "private_bikes": len(city.private), "fleet_bikes": sum(len(f) for f in city.fleets),
-        "items": city.serial, "residents": city.residents,
-        "kinds": dict(sorted(city.counts.items(), key=lambda kv: -kv[1])),
-    }
+    builder = Builder(registry, batch, seed, progress)
+    builder.grow_to(events)
+    return builder.figures()
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,14 @@ from schemas.access import (
 blp = Blueprint("access", __name__, url_prefix="/api/v1", description="Tokens, organisations, users")
 
 
+@blp.route("/ping")
+class Ping(MethodView):
+    @blp.response(200)
+    def get(self):
+        """Liveness: `{"ok": true}`, touching neither the database nor a token (also the benchmark's no-op)."""
+        return {"ok": True}
+
+
 @blp.route("/tokens")
 class Tokens(MethodView):
     @blp.arguments(TokenRequest)

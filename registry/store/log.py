@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
@@ -32,6 +33,17 @@ _SIZE_LOCKED = _SIZE.with_for_update()
 _INSERT_ENTRIES = insert(LogEntry.__table__)
 _INSERT_NODES = insert(LogNode.__table__)
 _INSERT_LINKS = insert(ChainLink.__table__)
+# Proof reads, built once: building a statement per proof cost more than running it.
+_LEAVES = select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(bindparam("ix", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _inner_nodes(levels: tuple[int, ...]):
+    """``level = ? AND idx IN (…)`` per level, OR-ed: SQLite plans a row-value IN as a full
+    scan, while this form uses the primary key on both engines."""
+    return select(LogNode.level, LogNode.idx, LogNode.hash).where(
+        or_(*(and_(LogNode.level == lv, LogNode.idx.in_(bindparam(f"ix{lv}", expanding=True))) for lv in levels))
+    )
 
 
 def utc_now() -> datetime:
@@ -101,19 +113,16 @@ class LogStore:
         found: dict[NodeKey, bytes] = {}
         leaves = [i for level, i in keys if level == 0]
         inner = [(level, i) for level, i in keys if level > 0]
+        conn = self.session.connection()  # Core rows: no ORM work per proof
         if leaves:
-            rows = self.session.execute(
-                select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(leaves))
-            )
+            rows = conn.execute(_LEAVES, {"ix": leaves})
             found.update({(0, i): bytes(h) for i, h in rows})
         if inner:
-            # One "level = ? AND idx IN (…)" per level: SQLite plans a row-value IN
-            # as a full scan, while this form uses the primary key on both engines.
             by_level: dict[int, list[int]] = {}
             for level, i in inner:
                 by_level.setdefault(level, []).append(i)
-            cond = or_(*(and_(LogNode.level == lv, LogNode.idx.in_(ix)) for lv, ix in sorted(by_level.items())))
-            rows = self.session.execute(select(LogNode.level, LogNode.idx, LogNode.hash).where(cond))
+            levels = tuple(sorted(by_level))
+            rows = conn.execute(_inner_nodes(levels), {f"ix{lv}": by_level[lv] for lv in levels})
             found.update({(level, i): bytes(h) for level, i, h in rows})
         missing = keys - found.keys()
         if missing:

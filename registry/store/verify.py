@@ -9,8 +9,19 @@ from typing import Callable, Iterator, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.ledger import CheckpointError, Frontier, Hasher, canonical_bytes, verify_checkpoint
+from registry.ledger import CheckpointError, Frontier, Hasher, verify_checkpoint
 from registry.ledger.canonical import CanonicalError
+
+
+def _no_float(text: str):
+    raise CanonicalError(f"{text}: floats have no canonical form")
+
+
+# canonical_bytes(json.loads(body)) == body, without walking the parsed value a second time:
+# the parser refuses floats (and NaN, Infinity) itself, JSON keys are always strings, and
+# re-encoding with canonical_bytes' settings gives the body back only if it was canonical.
+_DECODE = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float).decode
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 from registry.store.models import ChainLink, LogEntry, LogHead, LogNode, SignedCheckpoint
 
 
@@ -47,7 +58,8 @@ class _Streams:
         self.results = []
 
     def __call__(self, stmt, batch: int = 5000) -> Iterator:
-        result = self.session.execute(stmt.execution_options(yield_per=batch))
+        # Core rows on the session's connection (same transaction, no ORM row processing).
+        result = self.session.connection().execute(stmt.execution_options(yield_per=batch))
         self.results.append(result)
         return iter(result)
 
@@ -142,8 +154,8 @@ def _verify(session, _stream, hasher, origin, public_keys, progress, limit) -> R
             if found(idx, "stored leaf hash does not match the body"):
                 break
         try:
-            parsed = json.loads(body)
-            if canonical_bytes(parsed) != body:
+            parsed = _DECODE(body.decode("utf-8"))
+            if _ENCODE(parsed).encode("utf-8") != body:
                 raise CanonicalError("not canonical")
             prev = parsed["prev"]
             if not isinstance(prev, dict):
