@@ -86,12 +86,9 @@ def create_app(config: dict | None = None) -> Flask:
     def swagger_static(filename):
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
-    from registry.web import pages
+    from registry import web
 
-    app.register_blueprint(pages.bp)
-    from registry.web import codes as code_pages
-
-    app.register_blueprint(code_pages.bp)
+    web.init_app(app)  # the pages: languages, login, CSRF and every role's blueprint
 
     from registry import cli
 
