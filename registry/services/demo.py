@@ -57,14 +57,16 @@ def seed(registry, echo=print, people: list | None = None) -> dict:
     with registry.writing() as uow:
         admin = orgs.create_admin(uow, "admin", DEMO_PASSWORD)
     users["admin"] = admin.username
-    for i, (kind, name, licence, region) in enumerate([*ORGS, *_more_shops()]):
-        with registry.writing() as uow:
+    hashed = admin.password_hash  # every demo user has the same password: hash it once (scrypt is slow on purpose)
+    with registry.writing() as uow:  # one unit of work, one checkpoint for the organisations
+        uow.start_batch()
+        for i, (kind, name, licence, region) in enumerate([*ORGS, *_more_shops()]):
             org, _ = orgs.register_organisation(uow, None, orgs.RegisterOrganisation(name, kind, licence, region))
-        username = f"{kind}{i:02d}"
-        with registry.writing() as uow:
-            user = orgs.add_user(uow, None, org.id, username, DEMO_PASSWORD)
-        users.setdefault(kind, username)
-        actors[name] = Actor(org.id, kind, user.id)
+            username = f"{kind}{i:02d}"
+            user = orgs.add_user(uow, None, org.id, username, DEMO_PASSWORD, password_hash=hashed)
+            users.setdefault(kind, username)
+            actors[name] = Actor(org.id, kind, user.id)
+        uow.finish()
     seed_catalogue(registry, actors)
     life = seed_lifecycle(registry, actors, ORGS, echo)
     with registry.reading() as uow:

@@ -42,8 +42,10 @@ def register_organisation(uow: UnitOfWork, actor: Actor | None, cmd: RegisterOrg
     return org, appended
 
 
-def add_user(uow: UnitOfWork, actor: Actor | None, org_id: str, username: str, password: str) -> User:
-    """Create a user of an organisation (admin only)."""
+def add_user(uow: UnitOfWork, actor: Actor | None, org_id: str, username: str, password: str, *,
+             password_hash: str | None = None) -> User:
+    """Create a user of an organisation (admin only); *password_hash*: the password already hashed
+    (the demo city's users share one password, hashed once)."""
     if actor is not None:
         require_kind(actor, "admin")
     if uow.session.get(Organisation, org_id) is None:
@@ -54,7 +56,7 @@ def add_user(uow: UnitOfWork, actor: Actor | None, org_id: str, username: str, p
         id=new_id(),
         org_id=org_id,
         username=username,
-        password_hash=generate_password_hash(password),
+        password_hash=password_hash or generate_password_hash(password),
         created_at=utc_now(),
         active=True,
     )
