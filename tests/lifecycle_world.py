@@ -18,6 +18,41 @@ from tests.conftest import auth
 ORG_KINDS = ("manufacturer", "dealer", "registration_point", "repair_shop", "swap_operator", "recycler",
              "investigator", "regulator", "admin")
 
+EVERYONE = frozenset(ORG_KINDS)
+
+#: DOMAIN.md "Who may record which event". "The current holder of the item", "the organisation it
+#: was shipped to" and "the organisation that recorded the corrected event, or admin" name no kind:
+#: any kind passes the role gate and the use case checks the rest (409 / 403 correction_not_yours).
+DOMAIN_TABLE: dict[str, frozenset[str]] = {
+    "register_organisation": frozenset({"admin"}),
+    "certificate": frozenset({"manufacturer", "regulator"}),
+    "model": frozenset({"manufacturer"}),
+    "commission": frozenset({"manufacturer"}),
+    "ship": EVERYONE,
+    "receive": EVERYONE,
+    "sell": frozenset({"dealer"}),
+    "register": frozenset({"registration_point"}),
+    "transfer": frozenset({"registration_point"}),
+    "deregister": frozenset({"registration_point"}),
+    "backfill": frozenset({"registration_point"}),
+    "repair": frozenset({"repair_shop", "swap_operator"}),
+    "swap_battery": frozenset({"repair_shop", "swap_operator"}),
+    "replace_charger": frozenset({"repair_shop", "swap_operator"}),
+    "report_modification": frozenset({"repair_shop", "registration_point", "investigator", "regulator"}),
+    "assess_battery": frozenset({"repair_shop", "recycler", "regulator"}),
+    "recall": frozenset({"regulator", "manufacturer"}),
+    "recall_remedy": frozenset({"regulator", "manufacturer"}),
+    "certificate_status": frozenset({"regulator"}),
+    "list_change": frozenset({"regulator"}),
+    "report_stolen": frozenset({"registration_point", "investigator"}),
+    "report_recovered": frozenset({"registration_point", "investigator"}),
+    "report_incident": frozenset({"investigator"}),
+    "retire": frozenset({"recycler"}),
+    "recycle": frozenset({"recycler"}),
+    "scrap": frozenset({"recycler"}),
+    "correction": EVERYONE,
+}
+
 
 def resident_id(prefix17: str = "33020619900101123") -> str:
     """Return a valid 18-character resident ID (GB 11643 check digit) starting with *prefix17*."""

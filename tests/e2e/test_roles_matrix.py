@@ -2,8 +2,8 @@
 
 Allowed: the request passes the role gate and, with a valid body in a valid state,
 is recorded (2xx). Otherwise: 403 ``role_not_allowed`` whatever the body, and
-nothing is written. The table below is copied from DOMAIN.md, not imported from
-the implementation, so the two are checked against each other.
+nothing is written. The table (tests/lifecycle_world.py) is copied from DOMAIN.md,
+not imported from the implementation, so the two are checked against each other.
 """
 
 from __future__ import annotations
@@ -12,46 +12,10 @@ import pytest
 
 from registry.domain.roles import ORG_KINDS, RECORDED_BY
 from tests.conftest import auth, next_serial
-from tests.lifecycle_world import cheap_passwords, person, world  # noqa: F401
+from tests.lifecycle_world import DOMAIN_TABLE, cheap_passwords, person, world  # noqa: F401
+from tests.lifecycle_world import ORG_KINDS as KINDS
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("cheap_passwords")]
-
-KINDS = ("manufacturer", "dealer", "registration_point", "repair_shop", "swap_operator", "recycler",
-         "investigator", "regulator", "admin")
-EVERYONE = frozenset(KINDS)
-
-#: DOMAIN.md "Who may record which event". "The current holder of the item", "the organisation it
-#: was shipped to" and "the organisation that recorded the corrected event, or admin" name no kind:
-#: any kind passes the role gate and the use case checks the rest (409 / 403 correction_not_yours).
-DOMAIN_TABLE: dict[str, frozenset[str]] = {
-    "register_organisation": frozenset({"admin"}),
-    "certificate": frozenset({"manufacturer", "regulator"}),
-    "model": frozenset({"manufacturer"}),
-    "commission": frozenset({"manufacturer"}),
-    "ship": EVERYONE,
-    "receive": EVERYONE,
-    "sell": frozenset({"dealer"}),
-    "register": frozenset({"registration_point"}),
-    "transfer": frozenset({"registration_point"}),
-    "deregister": frozenset({"registration_point"}),
-    "backfill": frozenset({"registration_point"}),
-    "repair": frozenset({"repair_shop", "swap_operator"}),
-    "swap_battery": frozenset({"repair_shop", "swap_operator"}),
-    "replace_charger": frozenset({"repair_shop", "swap_operator"}),
-    "report_modification": frozenset({"repair_shop", "registration_point", "investigator", "regulator"}),
-    "assess_battery": frozenset({"repair_shop", "recycler", "regulator"}),
-    "recall": frozenset({"regulator", "manufacturer"}),
-    "recall_remedy": frozenset({"regulator", "manufacturer"}),
-    "certificate_status": frozenset({"regulator"}),
-    "list_change": frozenset({"regulator"}),
-    "report_stolen": frozenset({"registration_point", "investigator"}),
-    "report_recovered": frozenset({"registration_point", "investigator"}),
-    "report_incident": frozenset({"investigator"}),
-    "retire": frozenset({"recycler"}),
-    "recycle": frozenset({"recycler"}),
-    "scrap": frozenset({"recycler"}),
-    "correction": EVERYONE,
-}
 
 #: Kinds recorded through their own endpoint (POST /events points there).
 DEDICATED = {
