@@ -167,7 +167,7 @@ def make_bundle(registry, actor: Actor, q: str, case_number: str, *, lang: str =
         z.writestr("report.pdf", pdf)
         z.writestr("README.txt", README)
         for p in bundle["photos"]:
-            z.write(photo_store.path_of(registry, p["sha256"]), p["file"])
+            z.writestr(p["file"], photo_store.path_of(registry, p["sha256"]).read_bytes())
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     subject = bundle["report"]["query"]["identifier"]
     return buf.getvalue(), f"trace-{_safe(subject)}-{stamp}.zip"

@@ -135,3 +135,17 @@ def test_trace_refuses_what_it_cannot_resolve(client, city):
         r = client.get("/api/v1/trace", query_string={"q": bad}, headers=headers)
         assert 400 <= r.status_code < 500 and r.mimetype == "application/problem+json", (bad, r.status_code)
     assert client.get("/api/v1/trace", query_string={"q": city.plate}).status_code == 401
+
+
+ODD = ["vehicle:", "battery:", "charger:x", "kind:thing", "\x00", "😀", "浙", "浙B·", "·", "-", "1" * 63, "1" * 64, "A" * 300,
+       "http://registry.test/c/ABC", "http://registry.test/c/" + "Z" * 200, "https://elsewhere.example/c/1ABC", "　浙Ｂ・Ａ０００１　",
+       "%", "_", "' OR 1=1 --", "owner:abc", "case:x"]
+
+
+def test_no_query_makes_trace_search_or_bundle_fail_with_a_500(client, city):
+    for q in ODD:
+        for path, extra in (("/api/v1/trace", {}), ("/api/v1/search", {}), ("/api/v1/trace/bundle", {"case_number": "x"})):
+            r = client.get(path, query_string={"q": q, **extra}, headers=auth(city.investigator[1]))
+            assert r.status_code < 500, (path, q, r.status_code, r.get_data(as_text=True)[:300])
+            if r.status_code >= 400:
+                assert r.mimetype == "application/problem+json"
