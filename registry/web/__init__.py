@@ -28,8 +28,13 @@ def init_app(app: Flask) -> None:
         workshop,
     )
 
+    from registry.web import words
+
     i18n.init_app(app)
     auth.init_app(app)
+    # the names of the domain's codes, in every template
+    app.jinja_env.globals.update(EVENTS=words.EVENTS, ITEM_KINDS=words.ITEM_KINDS, SHORT_KINDS=words.SHORT_KINDS,
+                                 STATES=words.STATES, ORG_KINDS=words.ORG_KINDS)
     for module in (pages, auth, codes, stock, dealer, registration, workshop, recycler, investigator, regulator):
         app.register_blueprint(module.bp)
 

@@ -54,7 +54,7 @@ def sale():
         if request.form.get("action") == "sell":
             appended, refused = forms.attempt("sell", body)
             if refused is None:
-                flash(_("Sold: vehicle %(vehicle)s (log entry %(index)s)", vehicle=body["vehicle"], index=appended.index), "ok")
+                flash(_("Sold: vehicle %(vehicle)s (log entry %(index)s)", vehicle=forms.named(appended, "vehicle"), index=appended.index), "ok")
                 return redirect(url_for(".sale"))
             refused.title = _("Not sold: nothing was written")
         else:

@@ -89,6 +89,15 @@ def record(kind: str, body: dict) -> Appended:
         return lifecycle.record_event(uow, actor, kind, data)
 
 
+def named(appended: Appended, kind: str) -> str:
+    """Return the identifier of the *kind* item an event names (what a person reads, not the scanned payload)."""
+    for subject in appended.body.get("prev") or {}:
+        k, _s, identifier = subject.partition(":")
+        if k == kind:
+            return identifier
+    return ""
+
+
 def attempt(kind: str, body: dict) -> tuple[Appended | None, Refusal | None]:
     """Record, or return the refusal to show (nothing was written)."""
     try:

@@ -106,6 +106,14 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CST).strftime(fmt)
 
 
+def when(value) -> str:
+    """Format a moment as ``HH:MM`` when it is today (China Standard Time), else ``YYYY-MM-DD HH:MM``."""
+    if not value:
+        return ""
+    day = local_time(value, "%Y-%m-%d")
+    return local_time(value, "%H:%M") if day == datetime.now(CST).strftime("%Y-%m-%d") else local_time(value)
+
+
 def lang_url(code: str) -> str:
     """Return this page's URL with ``?lang=`` set to *code* (other query arguments kept)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
@@ -118,6 +126,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(folder)
     babel.init_app(app, default_locale="zh_CN", locale_selector=_locale, default_timezone="Asia/Shanghai")
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["when"] = when
     app.jinja_env.globals.update(page_lang=page_lang, lang_url=lang_url, LANGUAGE_NAMES=LANGUAGE_NAMES)
 
     @app.after_request

@@ -30,12 +30,12 @@ def intake():
         value = (request.form.get("item") or "").strip()
         if action == "scrap":
             appended, refused = forms.attempt("scrap", {"vehicle": value})
-            kind = "vehicle"
+            kind, identifier = "vehicle", appended and forms.named(appended, "vehicle")
         else:
             fields = {"receive": {"inspection": "passed"}, "retire": {"reason": reason}, "recycle": {"method": method}}[action]
-            kind, refused = scan_and_record(action, value, fields)
+            kind, identifier, refused = scan_and_record(action, value, fields)
         if refused is None:
-            flash(_("%(step)s: %(kind)s %(item)s", step=EVENTS[action], kind=ITEM_KINDS[kind], item=value), "ok")
+            flash(_("%(step)s: %(kind)s %(item)s", step=EVENTS[action], kind=ITEM_KINDS[kind], item=identifier), "ok")
             return redirect(url_for(".intake", action=action, reason=reason, method=method))
     return render_template("recycler.html", action=action, reason=reason, method=method, refused=refused,
                            ACTIONS=ACTIONS, RETIRE_REASONS=RETIRE_REASONS, RECYCLE_METHODS=RECYCLE_METHODS,

@@ -28,8 +28,9 @@ def register():
             body["owner"] = owner
         appended, refused = forms.attempt("register", body)
         if refused is None:
-            flash(_("Registered: vehicle %(vehicle)s with plate %(plate)s", vehicle=body["vehicle"], plate=body["plate"]), "ok")
-            return redirect(url_for(".register", done=body["vehicle"]))
+            flash(_("Registered: vehicle %(vehicle)s with plate %(plate)s", vehicle=forms.named(appended, "vehicle"),
+                    plate=appended.body["data"]["plate"]), "ok")
+            return redirect(url_for(".register", done=forms.named(appended, "vehicle")))
     return render_template("registration_register.html", refused=refused, form=request.form, ID_TYPES=ID_TYPES,
                            done=request.args.get("done"))
 
@@ -46,7 +47,7 @@ def transfer():
             body["new_owner"] = owner
         appended, refused = forms.attempt("transfer", body)
         if refused is None:
-            flash(_("Transferred: vehicle %(vehicle)s has a new owner", vehicle=body["vehicle"]), "ok")
+            flash(_("Transferred: vehicle %(vehicle)s has a new owner", vehicle=forms.named(appended, "vehicle")), "ok")
             return redirect(url_for(".transfer"))
     return render_template("registration_transfer.html", refused=refused, form=request.form, ID_TYPES=ID_TYPES)
 
@@ -60,7 +61,7 @@ def deregister():
         body = forms.values("vehicle", "reason")
         appended, refused = forms.attempt("deregister", body)
         if refused is None:
-            flash(_("Deregistered: vehicle %(vehicle)s", vehicle=body["vehicle"]), "ok")
+            flash(_("Deregistered: vehicle %(vehicle)s", vehicle=forms.named(appended, "vehicle")), "ok")
             return redirect(url_for(".deregister"))
     return render_template("registration_deregister.html", refused=refused, form=request.form, REASONS=DEREGISTER_REASONS)
 

@@ -26,13 +26,13 @@ def item_kind(value: str) -> str:
 
 
 def scan_and_record(event_kind: str, value: str, fields: dict):
-    """Record *event_kind* for the one item *value* names; return (kind, refusal)."""
+    """Record *event_kind* for the one item *value* names; return (kind, identifier, refusal)."""
     try:
         kind = item_kind(value)
     except (DomainError, InvalidIdentifier) as err:
-        return None, forms.refusal(err)
+        return None, None, forms.refusal(err)
     appended, refused = forms.attempt(event_kind, {kind: value, **fields})
-    return kind, refused
+    return kind, appended and forms.named(appended, kind), refused
 
 
 def today(kinds: tuple[str, ...]) -> list[dict]:
@@ -48,9 +48,9 @@ def receive():
     inspection = request.values.get("inspection", "passed")
     if request.method == "POST":
         value = (request.form.get("item") or "").strip()
-        kind, refused = scan_and_record("receive", value, {"inspection": inspection})
+        kind, identifier, refused = scan_and_record("receive", value, {"inspection": inspection})
         if refused is None:
-            flash(_("Received: %(kind)s %(item)s", kind=ITEM_KINDS[kind], item=value), "ok")
+            flash(_("Received: %(kind)s %(item)s", kind=ITEM_KINDS[kind], item=identifier), "ok")
             return redirect(url_for(".receive", inspection=inspection))
     return render_template("stock_receive.html", refused=refused, inspection=inspection, INSPECTION=INSPECTION,
                            today=today(("receive",)), EVENTS=EVENTS, ITEM_KINDS=ITEM_KINDS,
@@ -66,9 +66,9 @@ def ship():
     to = request.values.get("to", "")
     if request.method == "POST":
         value = (request.form.get("item") or "").strip()
-        kind, refused = scan_and_record("ship", value, {"to": to})
+        kind, identifier, refused = scan_and_record("ship", value, {"to": to})
         if refused is None:
-            flash(_("Shipped: %(kind)s %(item)s", kind=ITEM_KINDS[kind], item=value), "ok")
+            flash(_("Shipped: %(kind)s %(item)s", kind=ITEM_KINDS[kind], item=identifier), "ok")
             return redirect(url_for(".ship", to=to))
     with registry().reading() as uow:
         others = [o for o in orgs.list_organisations(uow) if o.id != actor.org_id and o.kind != "admin"]

@@ -6,6 +6,8 @@ from registry.web.i18n import gettext as _
 from registry.web.i18n import lazy_gettext as _l
 
 ITEM_KINDS = {"vehicle": _l("E-bike"), "battery": _l("Battery"), "charger": _l("Charger"), "plate": _l("Plate")}
+#: For tables and timelines, where space is short.
+SHORT_KINDS = {"vehicle": _l("Vehicle"), "battery": _l("Battery"), "charger": _l("Charger"), "plate": _l("Plate")}
 
 STATES = {
     "commissioned": _l("Coded at the factory"),

@@ -28,7 +28,7 @@ def swap():
         appended, refused = forms.attempt(EVENT[part], body)
         if refused is None:
             flash(_("Recorded: %(part)s %(new)s is now in vehicle %(vehicle)s", part=ITEM_KINDS[part],
-                    new=body[f"new_{part}"], vehicle=body["vehicle"]), "ok")
+                    new=appended.body["data"][f"new_{part}"].partition(":")[2], vehicle=forms.named(appended, "vehicle")), "ok")
             return redirect(url_for(".swap", part=part))
     return render_template("workshop_swap.html", part=part, refused=refused, form=request.form,
                            swap_operator=current_user().org_kind == "swap_operator")
@@ -43,6 +43,6 @@ def repair():
         body = forms.values("vehicle", "work")
         appended, refused = forms.attempt("repair", body)
         if refused is None:
-            flash(_("Repair recorded for vehicle %(vehicle)s", vehicle=body["vehicle"]), "ok")
+            flash(_("Repair recorded for vehicle %(vehicle)s", vehicle=forms.named(appended, "vehicle")), "ok")
             return redirect(url_for(".repair"))
     return render_template("workshop_repair.html", refused=refused, form=request.form)

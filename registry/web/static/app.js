@@ -244,7 +244,23 @@
     });
   }
 
+  /* Parts of a form that matter only for one choice: data-show-when="name=value". */
+  function toggles() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-show-when]"), function (box) {
+      var rule = box.getAttribute("data-show-when").split("=");
+      var form = box.closest("form") || document;
+      var chosen = form.querySelector('[name="' + rule[0] + '"]:checked') || form.querySelector('select[name="' + rule[0] + '"]');
+      var on = !!chosen && chosen.value === rule[1];
+      box.hidden = !on;
+      Array.prototype.forEach.call(box.querySelectorAll("input,select,textarea"), function (f) { f.disabled = !on; });
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.name && document.querySelector('[data-show-when^="' + e.target.name + '="]')) toggles();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    toggles();
     var inputs = document.querySelectorAll("input.scan-input");
     Array.prototype.forEach.call(inputs, wire);
     var camera = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
