@@ -61,6 +61,10 @@
       row(T.model, a.model);
       row(T.maker, a.maker);
       row(T.state, T.states[a.state] || a.state);
+      row(T.produced, a.produced_on);
+      if (a.kind === "battery" && a.battery_age_days !== null && a.battery_age_days !== undefined) {
+        row(T.age, T.days.replace("%(n)s", a.battery_age_days));
+      }
       var f = a.flags || {};
       if (f.recalled) warn(T.recalled);
       if (f.stolen) warn(T.stolen);
