@@ -224,6 +224,8 @@ def main() -> int:
         ("registration_point", "registration-registered", None, register_done),
         ("registration_point", "registration-transfer", "/registration/transfer", None),
         ("registration_point", "registration-deregister", "/registration/deregister", None),
+        ("registration_point", "registration-backfill", "/registration/backfill", None),
+        ("investigator", "investigator-stolen", "/stolen", None),
         ("repair_shop", "workshop-home", "/home", None),
         ("repair_shop", "workshop-swap-battery", "/workshop/swap?part=battery", None),
         ("repair_shop", "workshop-swap-refused", None, swap_refused),

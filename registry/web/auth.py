@@ -226,7 +226,8 @@ def logout():
 
 def init_app(app: Flask) -> None:
     """Give templates the logged-in user and a CSRF token; sessions last a working day."""
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Flask's default: a working day instead
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["CSRF_FIELD"] = CSRF_FIELD
 

@@ -107,6 +107,29 @@ def incident():
     return render_template("incident.html", refused=refused, form=form, TYPES=INCIDENT_TYPES, STATES=INCIDENT_STATES)
 
 
+# --- theft ----------------------------------------------------------------------------------
+
+THEFT = {"report_stolen": _l("Reported stolen"), "report_recovered": _l("Reported recovered")}
+
+
+@bp.route("/stolen", methods=["GET", "POST"])
+@login_required(("registration_point", "investigator"))
+def stolen():
+    """Report items stolen (every later scan warns) or recovered."""
+    action = request.values.get("action", "report_stolen")
+    if action not in THEFT:
+        action = "report_stolen"
+    refused = None
+    if request.method == "POST":
+        body = forms.values("vehicle", "battery", "charger", "case_number")
+        appended, refused = forms.attempt(action, body)
+        if refused is None:
+            names = [f"{ITEM_KINDS[k]} {forms.named(appended, k)}" for k in ("vehicle", "battery", "charger") if forms.named(appended, k)]
+            flash(_("%(step)s: %(items)s", step=THEFT[action], items=", ".join(names)), "ok")
+            return redirect(url_for(".stolen", action=action))
+    return render_template("stolen.html", action=action, refused=refused, form=request.form, ACTIONS=THEFT)
+
+
 # --- trace ----------------------------------------------------------------------------------
 
 

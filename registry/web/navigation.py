@@ -22,6 +22,7 @@ class Task:
 SCAN = Task("pages.scan", _l("Check a code"), _l("Scan any label: genuine or not, state, recall and theft warnings."))
 TRACE = Task("investigator.trace", _l("Trace"), _l("From any code, plate or identifier to the whole chain, with flags."))
 RECEIVE = Task("stock.receive", _l("Receive stock"), _l("Scan what was shipped to you and record the inspection."))
+THEFT = Task("investigator.stolen", _l("Stolen or recovered"), _l("Report a vehicle, battery or charger stolen, or recovered."))
 SHIP = Task("stock.ship", _l("Ship"), _l("Hand items you hold over to another organisation."))
 
 TASKS: dict[str, list[Task]] = {
@@ -34,6 +35,8 @@ TASKS: dict[str, list[Task]] = {
         Task("registration.register", _l("Register"), _l("Register a sold vehicle with its battery, charger, owner and plate.")),
         Task("registration.transfer", _l("Transfer"), _l("Transfer a registered vehicle to a new owner.")),
         Task("registration.deregister", _l("Deregister"), _l("Deregister a vehicle and free its plate.")),
+        Task("registration.backfill", _l("Backfill"), _l("Code a vehicle already on the road, with its battery, charger, owner and plate.")),
+        THEFT,
         SCAN,
     ],
     "repair_shop": [
@@ -49,6 +52,7 @@ TASKS: dict[str, list[Task]] = {
     "investigator": [
         Task("investigator.incident", _l("Report an incident"), _l("Record a fire, explosion or accident and the codes found at the scene.")),
         TRACE,
+        THEFT,
         SCAN,
     ],
     "regulator": [

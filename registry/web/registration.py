@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from registry.api.context import registry
+from registry.services import dashboard as board
 from registry.services import items, labelling
 from registry.web import forms
 from registry.web.auth import current_actor, login_required, web_blueprint
@@ -66,12 +67,38 @@ def deregister():
     return render_template("registration_deregister.html", refused=refused, form=request.form, REASONS=DEREGISTER_REASONS)
 
 
+@bp.route("/backfill", methods=["GET", "POST"])
+@login_required(DESK)
+def backfill():
+    """Code a vehicle already on the road (补码) with its battery and charger, owner and plate."""
+    refused, done = None, []
+    if request.method == "POST":
+        body = forms.values("vehicle", "battery", "charger", "vehicle_model", "battery_model", "charger_model", "plate")
+        owner = forms.person("owner")
+        if owner is not None:
+            body["owner"] = owner
+        appended, refused = forms.attempt("backfill", body)
+        if refused is None:
+            flash(_("Coded and registered: vehicle %(vehicle)s with plate %(plate)s", vehicle=forms.named(appended, "vehicle"),
+                    plate=appended.body["data"]["plate"]), "ok")
+            labels = [(k, forms.named(appended, k)) for k in ("vehicle", "battery", "charger") if forms.named(appended, k)]
+            return redirect(url_for(".backfill", **{f"done_{k}": v for k, v in labels}))
+    done = [(k, request.args[f"done_{k}"]) for k in ("vehicle", "battery", "charger") if request.args.get(f"done_{k}")]
+    with registry().reading() as uow:
+        models = board.models(uow)
+    return render_template("registration_backfill.html", refused=refused, form=request.form, ID_TYPES=ID_TYPES,
+                           models=models, done=done)
+
+
 @bp.get("/plate-label")
 @login_required(DESK)
 def plate_label():
-    """Return the plate label of a registered vehicle (码牌合一) as PNG, to print."""
+    """Return the label a registration point prints as PNG: a vehicle's plate (码牌合一) or a backfilled part's code."""
+    kind = request.args.get("kind", "vehicle")
+    if kind not in ("vehicle", "battery", "charger"):
+        kind = "vehicle"
     with registry().reading() as uow:
-        item = items.find_item(uow, request.args.get("vehicle", ""), "vehicle", field="vehicle")
+        item = items.find_item(uow, request.args.get(kind) or request.args.get("item", ""), kind, field=kind)
         label = labelling.label_of(uow, current_actor(), item)
     data, mimetype = labelling.single(label, "png")
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, max-age=300"})

@@ -263,3 +263,31 @@ def test_the_qr_decoder_is_served_from_node_modules_when_installed(client):
         else:
             assert r.status_code == 404
 
+
+
+def test_a_registration_point_codes_a_bike_on_the_road_and_prints_its_labels(app, client, admin_token):
+    _, username = make_web_user(client, admin_token, "registration_point")
+    c = app.test_client()
+    login(c, username)
+    r = _post(c, "/registration/backfill", {"vehicle": "LEGACY0042A", "battery": "OLDBAT778", "plate": "浙B·L0042",
+                                           "owner_name": "王伟", "owner_id_type": "resident_id",
+                                           "owner_id_number": "330206199001011235"})
+    page = r.get_data(as_text=True)
+    assert "已补码登记" in page and "LEGACY0042A" in page
+    with c.get("/registration/plate-label", query_string={"kind": "battery", "item": "OLDBAT778"}) as label:
+        assert label.status_code == 200 and label.mimetype == "image/png"
+    with c.get("/registration/plate-label", query_string={"vehicle": "LEGACY0042A"}) as label:
+        assert label.status_code == 200 and label.mimetype == "image/png"
+
+
+def test_an_investigator_reports_a_vehicle_stolen_and_its_code_page_warns(app, client, admin_token, make_catalogue):
+    cat = make_catalogue()
+    vehicle = cat.commission("vehicle")[0]
+    _, username = make_web_user(client, admin_token, "investigator")
+    c = app.test_client()
+    login(c, username)
+    page = _post(c, "/stolen", {"action": "report_stolen", "vehicle": vehicle["code"], "case_number": "甬公刑〔2026〕8号"})
+    assert "已报告被盗" in page.get_data(as_text=True)
+    assert "被盗" in client.get(f"/c/{vehicle['code'].rsplit('/', 1)[1]}").get_data(as_text=True)
+    page = _post(c, "/stolen", {"action": "report_recovered", "vehicle": vehicle["identifier"]})
+    assert "已报告找回" in page.get_data(as_text=True)
