@@ -280,6 +280,9 @@
     var first = document.querySelector("[autofocus]") ||
       Array.prototype.filter.call(inputs, function (i) { return !i.value; })[0];
     if (first && document.activeElement === document.body) first.focus();
+    // On a phone the menu scrolls sideways: show the current task.
+    var current = document.querySelector(".tasks a.on");
+    if (current && current.scrollIntoView) current.scrollIntoView({block: "nearest", inline: "center"});
     // Print buttons
     Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (b) {
       b.addEventListener("click", function () { window.print(); });
