@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from registry.domain.errors import DomainError, Problem, not_found
 from registry.domain.identifiers import ITEM_KINDS, InvalidIdentifier, guess_kind, item_identifier, normalise
 from registry.labels import InvalidCode, token_from_payload, verify_token
-from registry.store.models import Item, Organisation, ProductModel, Recall, RecallRemedy
+from registry.services import facts
+from registry.store.models import Item, Organisation, ProductModel, Recall
 from registry.store.uow import UnitOfWork
 
 #: A payload whose "//" a proxy or client merged ("http:/host/c/TOKEN"): the token is still its last segment.
@@ -142,22 +143,18 @@ def open_recalls(uow: UnitOfWork, item: Item) -> list[Recall]:
     """Return the open recalls that cover *item* and have not been remedied for it."""
     if item.model is None:
         return []
-    model = uow.session.get(ProductModel, item.model)
+    recalls = facts.open_recalls(uow)
+    if not recalls:
+        return []
+    model = facts.get(uow, ProductModel, item.model)
     certificate = model.certificate if model else None
-    clauses = [Recall.model == item.model, (Recall.model.is_(None) & Recall.certificate.is_(None))]
-    if certificate:
-        clauses.append(Recall.certificate == certificate)
-    candidates = uow.session.execute(select(Recall).where(Recall.closed_index.is_(None), or_(*clauses))).scalars()
-    remedied = set(
-        uow.session.execute(select(RecallRemedy.recall_id).where(RecallRemedy.subject == item.subject)).scalars()
-    )
     out = []
-    for r in candidates:
-        if r.id in remedied:
+    for r in recalls:
+        if r.model is None and r.certificate is None:
+            pass  # a recall of a batch or of production dates across models
+        elif r.model is not None and r.model != item.model:
             continue
-        if r.model is not None and r.model != item.model:
-            continue
-        if r.certificate is not None and r.certificate != certificate:
+        elif r.certificate is not None and r.certificate != certificate:
             continue
         if r.batch is not None and r.batch != item.batch:
             continue
@@ -167,6 +164,9 @@ def open_recalls(uow: UnitOfWork, item: Item) -> list[Recall]:
         if item.produced_on and r.produced_to and item.produced_on > r.produced_to:
             continue
         out.append(r)
+    if out:
+        done = facts.remedied(uow, item.subject)
+        out = [r for r in out if r.id not in done]
     return out
 
 
@@ -193,13 +193,13 @@ def flags(uow: UnitOfWork, item: Item) -> dict:
 
 
 def maker_name(uow: UnitOfWork, item: Item) -> str | None:
-    org = uow.session.get(Organisation, item.maker_org_id) if item.maker_org_id else None
+    org = facts.get(uow, Organisation, item.maker_org_id)
     return org.name if org else None
 
 
 def public_view(uow: UnitOfWork, item: Item) -> dict:
     """Return what the public may see of an item: never its owner, plate or holder."""
-    model = uow.session.get(ProductModel, item.model) if item.model else None
+    model = facts.get(uow, ProductModel, item.model)
     return {
         "kind": item.kind,
         "identifier": item.identifier,

@@ -23,6 +23,7 @@ from registry.domain import lifecycle as life
 from registry.domain import rules
 from registry.domain.errors import DomainError, conflict, invalid, not_allowed, not_found
 from registry.domain.roles import Actor, require
+from registry.services import facts
 from registry.services import items as found
 from registry.services.projections import applies_to
 from registry.services.recording import record
@@ -33,7 +34,6 @@ from registry.store.models import (
     ChainLink,
     Item,
     LogEntry,
-    ModelApproval,
     OrgListing,
     Organisation,
     ProductModel,
@@ -41,7 +41,7 @@ from registry.store.models import (
     RecallRemedy,
     Voided,
 )
-from registry.store.uow import UnitOfWork
+from registry.store.uow import UnitOfWork, hold
 
 Handler = Callable[[UnitOfWork, Actor, dict], Appended]
 HANDLERS: dict[str, Handler] = {}
@@ -117,7 +117,7 @@ def _emit(uow: UnitOfWork, actor: Actor, kind: str, data: dict, effects: dict, f
 
 
 def _org(uow: UnitOfWork, org_id: str, field: str) -> Organisation:
-    org = uow.session.get(Organisation, org_id)
+    org = facts.get(uow, Organisation, org_id)
     if org is None:
         err = not_found("organisation_not_found", "机构不存在", "no such organisation")
         err.errors = {field: [("机构不存在", "no such organisation")]}
@@ -126,15 +126,14 @@ def _org(uow: UnitOfWork, org_id: str, field: str) -> Organisation:
 
 
 def _listings(uow: UnitOfWork) -> tuple[frozenset, frozenset]:
-    rows = uow.session.execute(select(OrgListing.list, OrgListing.org_id)).all()
-    return (frozenset(o for lst, o in rows if lst == "blacklist"), frozenset(o for lst, o in rows if lst == "positive"))
+    return facts.listings(uow)
 
 
 def _part_facts(uow: UnitOfWork, row: Item) -> rules.PartFacts:
-    model = uow.session.get(ProductModel, row.model) if row.model else None
+    model = facts.get(uow, ProductModel, row.model) if row.model else None
     cert = None
     if model is not None and model.certificate:
-        c = uow.session.get(Certificate, model.certificate)
+        c = facts.get(uow, Certificate, model.certificate)
         if c is not None:
             cert = rules.CertificateFacts(c.number, c.status, datetime.date.fromisoformat(c.expires_on))
         else:
@@ -168,11 +167,7 @@ def _resolve_facts(uow: UnitOfWork, value: str | None, kind: str, field: str):
 
 
 def _approved(uow: UnitOfWork, vehicle_model: str | None, part_kind: str) -> frozenset:
-    if not vehicle_model:
-        return frozenset()
-    return frozenset(uow.session.execute(
-        select(ModelApproval.part_model).where(ModelApproval.vehicle_model == vehicle_model,
-                                               ModelApproval.part_kind == part_kind)).scalars())
+    return facts.approved(uow, vehicle_model, part_kind)
 
 
 def _person(uow: UnitOfWork, raw, field: str) -> str:
@@ -259,13 +254,11 @@ def sell(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 
 
 def _plates_in_use(uow: UnitOfWork, plate: str) -> frozenset:
-    key = rules.plate_key(plate)
-    stripped = func.replace(func.replace(Item.plate, "·", ""), ".", "")
-    return frozenset(uow.session.execute(select(Item.plate).where(stripped == key)).scalars())
+    return frozenset(uow.session.execute(select(Item.plate).where(Item.plate_key == rules.plate_key(plate))).scalars())
 
 
 def _standard(uow: UnitOfWork, row: Item):
-    model = uow.session.get(ProductModel, row.model) if row.model else None
+    model = facts.get(uow, ProductModel, row.model) if row.model else None
     if model is None:
         return None, None
     deadline = datetime.date.fromisoformat(model.transition_deadline) if model.transition_deadline else None
@@ -295,8 +288,8 @@ def register(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     person = validate_person(data["owner"], "owner")
     plate = ids.plate(data["plate"])
     standard, deadline = _standard(uow, vehicle)
-    sold_to_swap = vehicle.holder_org_id is not None and uow.session.get(Organisation, vehicle.holder_org_id) is not None \
-        and uow.session.get(Organisation, vehicle.holder_org_id).kind == "swap_operator"
+    sold_to_swap = vehicle.holder_org_id is not None and facts.get(uow, Organisation, vehicle.holder_org_id) is not None \
+        and facts.get(uow, Organisation, vehicle.holder_org_id).kind == "swap_operator"
     ctx = rules.RegistrationContext(
         vehicle=_state(vehicle), battery=battery and _state(battery), charger=charger and _state(charger),
         sold_to_swap_operator=sold_to_swap, owner_id_type=person.id_type, owner_id_number=person.id_number,
@@ -353,7 +346,7 @@ def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
         except ids.InvalidIdentifier:
             standard_id = None
         model_name = data.get(f"{kind}_model")
-        model = uow.session.get(ProductModel, model_name) if model_name else None
+        model = facts.get(uow, ProductModel, model_name) if model_name else None
         if model_name and (model is None or model.kind != kind):
             raise invalid({f"{kind}_model": [("型号不存在或类型不符", "no such model of this kind")]})
         entries.append((kind, identifier, standard_id is None, model))
@@ -463,11 +456,11 @@ def _own_model_only(uow: UnitOfWork, actor: Actor, model_name: str | None, certi
     if actor.org_kind != "manufacturer":
         return
     if model_name:
-        model = uow.session.get(ProductModel, model_name)
+        model = facts.get(uow, ProductModel, model_name)
         if model is not None and model.maker_org_id == actor.org_id:
             return
     elif certificate:
-        cert = uow.session.get(Certificate, certificate)
+        cert = facts.get(uow, Certificate, certificate)
         if cert is not None and cert.holder_org_id == actor.org_id:
             return
     raise not_allowed("not_own_model", "生产企业只能召回自己的型号", "a maker may only recall its own models")
@@ -476,9 +469,9 @@ def _own_model_only(uow: UnitOfWork, actor: Actor, model_name: str | None, certi
 @handles("recall")
 def recall(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     """Open a recall by model, batch, production dates or certificate."""
-    if data.get("model") and uow.session.get(ProductModel, data["model"]) is None:
+    if data.get("model") and facts.get(uow, ProductModel, data["model"]) is None:
         raise invalid({"model": [("型号不存在", "no such model")]})
-    if data.get("certificate") and uow.session.get(Certificate, data["certificate"]) is None:
+    if data.get("certificate") and facts.get(uow, Certificate, data["certificate"]) is None:
         raise invalid({"certificate": [("证书不存在", "no such certificate")]})
     _own_model_only(uow, actor, data.get("model"), data.get("certificate"))
     recall_id = str(uuid.uuid4())
@@ -517,7 +510,7 @@ def recall_remedy(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 @handles("certificate_status")
 def certificate_status(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     """Suspend, revoke or restore a CCC certificate; new sales see it at once."""
-    cert = uow.session.get(Certificate, data["certificate"])
+    cert = facts.get(uow, Certificate, data["certificate"])
     if cert is None:
         raise not_found("certificate_not_found", "证书不存在", "no such certificate")
     if cert.status == data["status"]:
@@ -746,11 +739,11 @@ def _apply_effects(session: Session, index: int, effects: dict) -> None:
             row = Item(subject=subj, commissioned_index=index, last_index=index, reused=False, legacy=False,
                        backfilled=False, stolen=False)
             session.add(row)
+            hold(session, row)
         for key, value in change.items():
             if key not in ("subject", "commissioned_index", "last_index"):
                 setattr(row, key, value)
         row.last_index = index
-    session.flush()
 
 
 @applies_to("correction")

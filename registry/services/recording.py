@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from registry.domain.roles import Actor
-from registry.services import projections
+from registry.services import facts, projections
 from registry.store.log import Appended, NewEvent
 from registry.store.uow import UnitOfWork
 
@@ -15,6 +15,7 @@ def record_many(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[Appended]:
     appended = uow.log.append(events)
     for a in appended:
         projections.apply(uow.session, a.index, a.body)
+    facts.recorded(uow, (e.kind for e in events))
     uow.session.flush()
     return appended
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, event as sa_event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
@@ -33,6 +33,14 @@ _SIZE_LOCKED = _SIZE.with_for_update()
 _INSERT_ENTRIES = insert(LogEntry.__table__)
 _INSERT_NODES = insert(LogNode.__table__)
 _INSERT_LINKS = insert(ChainLink.__table__)
+# Core, not the ORM's bulk UPDATE (which walks the whole identity map to synchronise it).
+_SET_SIZE = update(LogHead.__table__).where(LogHead.__table__.c.id == 1).values(tree_size=bindparam("size"))
+# Each subject's latest link: the (subject, seq) unique index answers the max per subject.
+_links, _later = ChainLink.__table__.alias("links"), ChainLink.__table__.alias("later")
+_CHAIN_HEADS = select(_links.c.subject, _links.c.seq, _links.c.idx).where(
+    _links.c.subject.in_(bindparam("subjects", expanding=True)),
+    _links.c.seq == select(func.max(_later.c.seq)).where(_later.c.subject == _links.c.subject).scalar_subquery(),
+)
 # Proof reads, built once: building a statement per proof cost more than running it.
 _LEAVES = select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(bindparam("ix", expanding=True)))
 
@@ -95,6 +103,11 @@ class LogStore:
         # (which holds the append lock) and at the same head size, so a rollback, a
         # commit or a failed append simply makes the next append read them again.
         self._tail: tuple[object, Frontier, dict[str, tuple[int, int | None]]] | None = None
+        # Any rollback, a savepoint's included, may have undone appends: read again.
+        sa_event.listen(session, "after_soft_rollback", self._forget)
+
+    def _forget(self, _session, _previous) -> None:
+        self._tail = None
 
     # -- head and lock -------------------------------------------------------------
 
@@ -174,17 +187,7 @@ class LogStore:
         subjects = list(set(subjects))
         if not subjects:
             return {}
-        latest = (
-            select(ChainLink.subject, func.max(ChainLink.seq).label("seq"))
-            .where(ChainLink.subject.in_(subjects))
-            .group_by(ChainLink.subject)
-            .subquery()
-        )
-        rows = self.session.execute(
-            select(ChainLink.subject, ChainLink.seq, ChainLink.idx).join(
-                latest, (ChainLink.subject == latest.c.subject) & (ChainLink.seq == latest.c.seq)
-            )
-        )
+        rows = self.session.connection().execute(_CHAIN_HEADS, {"subjects": subjects})
         return {s: (seq, idx) for s, seq, idx in rows}
 
     # -- appending -----------------------------------------------------------------
@@ -195,13 +198,16 @@ class LogStore:
         The caller's transaction must commit for any of it to count; a rollback
         leaves no trace, so an index is issued only to a committed event.
         """
-        size = self.size(lock=True)
         tail = self._tail
         transaction = self.session.get_transaction()
-        if tail is not None and tail[0] is transaction and tail[1].size == size:
+        if tail is not None and tail[0] is transaction:
+            # This transaction took the lock for the append that left the tail and
+            # holds it still: the head is where that append put it.
+            size = tail[1].size
             known = tail[2]
             frontier = Frontier(self.hasher, size, list(tail[1].stack))
         else:
+            size = self.size(lock=True)
             known = {}
             frontier = self.frontier(size)
         wanted = {s for e in events for s in e.subjects}
@@ -255,7 +261,7 @@ class LogStore:
             self.session.execute(_INSERT_NODES, nodes)
         if links:
             self.session.execute(_INSERT_LINKS, links)
-        self.session.execute(update(LogHead).where(LogHead.id == 1).values(tree_size=frontier.size))
+        self.session.execute(_SET_SIZE, {"size": frontier.size})
         known.update(heads)
         self._tail = (transaction, frontier, known)
         if checkpoint and self.sign_each and self.signer is not None:

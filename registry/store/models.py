@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from registry.domain.lookalike import skeleton as _skeleton
+from registry.domain.rules import plate_key
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -205,6 +206,9 @@ class Item(Base):
     battery: Mapped[str | None] = mapped_column(String(80), nullable=True)
     charger: Mapped[str | None] = mapped_column(String(80), nullable=True)
     plate: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    #: The plate as plates are compared (middle dot and full stops removed), set with the
+    #: plate: a registration asks "is this plate in use, written either way" by index.
+    plate_key: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
     sold_by_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sold_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reused: Mapped[bool] = mapped_column(default=False)
@@ -217,6 +221,11 @@ class Item(Base):
     code: Mapped[str | None] = mapped_column(Text, nullable=True)
     commissioned_index: Mapped[int] = mapped_column(BigInteger)
     last_index: Mapped[int] = mapped_column(BigInteger)
+
+    @validates("plate")
+    def _plate_changed(self, _key: str, value: str | None) -> str | None:
+        self.plate_key = plate_key(value) if value else None
+        return value
 
 
 class OrgListing(Base):

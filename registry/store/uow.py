@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from registry.store.log import LogStore
+from registry.store.models import Item
 
 if TYPE_CHECKING:
     from registry.runtime import Registry
@@ -25,10 +27,17 @@ class UnitOfWork:
         #: Called with the session just before the transaction commits (e.g. to
         #: record an Idempotency-Key in the same transaction as the write).
         self.before_commit: list = []
+        #: Reference facts (models, certificates, organisations, listings, approvals,
+        #: open recalls) read in this unit of work: see registry.services.facts.
+        self.facts: dict = {}
 
     def __enter__(self) -> "UnitOfWork":
         db = self.registry.db
         self.session = (db.write_sessions if self.write else db.read_sessions)()
+        if self.write:
+            # The identity map holds objects weakly: an item a batch touched and let go
+            # would be read again by the next event naming it. Hold them (bounded).
+            self.session.info[HOLD] = {}
         self.log = LogStore(
             self.session, self.registry.hasher, self.registry.origin, lambda: self.registry.keys.current
         )
@@ -62,6 +71,8 @@ class UnitOfWork:
             hook(self.session)
         self.before_commit.clear()
         self.session.commit()
+        # Past the commit others may write: what was read under the lock is no longer known.
+        self.facts.clear()
 
     def start_batch(self) -> None:
         """Make services' commits flush only and sign one checkpoint at the end."""
@@ -71,3 +82,24 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.facts.clear()
+
+
+#: session.info key of the items a writing unit of work keeps loaded.
+HOLD = "yima.hold"
+#: Past this many held items the set starts afresh (a batch touches a few per event).
+HOLD_LIMIT = 50_000
+
+
+def hold(session: Session, item: Item) -> None:
+    """Keep *item* loaded for the rest of a writing unit of work (no-op elsewhere)."""
+    held = session.info.get(HOLD)
+    if held is not None:
+        if len(held) >= HOLD_LIMIT:
+            held.clear()
+        held[item.subject] = item
+
+
+@event.listens_for(Item, "load")
+def _held_on_load(target: Item, context) -> None:
+    hold(context.session, target)
