@@ -8,6 +8,7 @@ from registry.config import from_environment, log_origin
 from registry.keys import KeyRing
 from registry.ledger.hashing import hasher_for
 from registry.store.db import Database
+from registry.store.group import GroupCommit
 from registry.store.uow import UnitOfWork
 
 
@@ -23,6 +24,8 @@ class Registry:
         self.origin = log_origin(self.public_url, config.get("LOG_ORIGIN", ""), config["HASH"])
         self.keys = KeyRing(config["SIGNING_KEY"], self.origin)
         self._vault = None
+        #: Concurrent single writes of this process share transactions (registry.store.group).
+        self.group = GroupCommit(self)
         self.db = db or Database(config["DATABASE_URL"])
         if self.db.engine is None:
             self.db.configure(config["DATABASE_URL"])

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from registry.api.context import current_actor, registry, requires
-from registry.api.idempotency import idempotent, writing
+from registry.api.idempotency import grouped, idempotent, writing
 from registry.domain.errors import DomainError, invalid, not_found
 from registry.domain.roles import RECORDED_BY, require
 from registry.services import lifecycle
@@ -81,8 +81,9 @@ class Events(MethodView):
         kind = _kind_of(body, actor=actor)
         require(actor, kind)  # 403 before anything about the body is judged
         data = _load(kind, body)
-        with writing() as uow:
-            appended = lifecycle.record_event(uow, actor, kind, data)
+        # Concurrent requests of this process share one transaction (group commit);
+        # the answer comes once it has committed.
+        appended = grouped(lambda uow: lifecycle.record_event(uow, actor, kind, data))
         return _recorded(appended)
 
 

@@ -45,6 +45,25 @@ def writing() -> UnitOfWork:
     return uow
 
 
+def grouped(work):
+    """Run ``work(uow)`` in this process's group commit (registry.store.group), reserving an
+    Idempotency-Key in the same savepoint; return its value once the group has committed."""
+    pending = g.get("idempotency")
+
+    def job(uow: UnitOfWork):
+        value = work(uow)
+        if pending is not None:
+            user_id, key, req_hash = pending
+            uow.session.add(IdempotentRequest(user_id=user_id, key=key, request_hash=req_hash, status=0,
+                                              response=b"", created_at=utc_now()))
+        return value
+
+    value = registry().group.run(job)
+    if pending is not None:
+        g.idempotency_reserved = True
+    return value
+
+
 def _replay(row: IdempotentRequest) -> Response:
     if row.status == 0:
         return problem(409, "idempotent_request_in_doubt", "请求已提交但应答未保存",
