@@ -9,6 +9,7 @@ from registry.keys import KeyRing
 from registry.ledger.hashing import hasher_for
 from registry.store.db import Database
 from registry.store.group import GroupCommit
+from registry.store.log import CommittedFrontier
 from registry.store.uow import UnitOfWork
 
 
@@ -26,6 +27,8 @@ class Registry:
         self._vault = None
         #: Concurrent single writes of this process share transactions (registry.store.group).
         self.group = GroupCommit(self)
+        #: The frontier of the last tree this process committed (registry.store.log).
+        self.committed_frontier = CommittedFrontier()
         self.db = db or Database(config["DATABASE_URL"])
         if self.db.engine is None:
             self.db.configure(config["DATABASE_URL"])

@@ -559,14 +559,15 @@ def stage_http(work: Path, city_events: int, seconds: float, concurrency: int, p
                 if server.poll() is not None:
                     raise RuntimeError(f"scripts/serve exited: {(work / 'serve.log').read_text()[-2000:]}")
                 time.sleep(0.1)
-        workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+        workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+        threads = int(os.environ.get("GUNICORN_THREADS") or 16)
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tokens", method="POST",
                                      data=json.dumps({"username": username, "password": make_city.PASSWORD}).encode(),
                                      headers={"Content-Type": "application/json"})
         token = json.loads(urllib.request.urlopen(req).read())["token"]
 
         ping = http_request("GET", "/api/v1/ping")
-        log(f"[http] {concurrency} clients for {seconds:g} s each: GET /api/v1/ping, then POST /api/v1/events (gunicorn, {workers} workers)")
+        log(f"[http] {concurrency} clients for {seconds:g} s each: GET /api/v1/ping, then POST /api/v1/events (gunicorn, {workers} workers x {threads} threads)")
         noop_rate, noop_lat, noop_st = asyncio.run(_load(port, lambda i: ping, concurrency, seconds))
 
         def repair(i: int) -> bytes:
@@ -580,7 +581,7 @@ def stage_http(work: Path, city_events: int, seconds: float, concurrency: int, p
             size_after = int(r.read().decode().split("\n")[1])
         bad = {k: v for k, v in st.items() if k != 201}
         figure("append_http_rate", rate, "events/s", noop_rate, goal=">= 0.5x no-op and >= 1,000 events/s",
-               met=bool(rate / noop_rate >= 0.5 and rate >= 1000 and not bad), concurrency=concurrency, workers=workers,
+               met=bool(rate / noop_rate >= 0.5 and rate >= 1000 and not bad), concurrency=concurrency, workers=workers, threads=threads,
                seconds=seconds, statuses=st, appended=size_after - size_before, noop_statuses=noop_st,
                note="POST /api/v1/events (repair) on gunicorn + PostgreSQL 15 (fsync, synchronous_commit on): each 201 is committed; "
                     "baseline: GET /api/v1/ping on the same server, same clients; the load generator shares the 2 cores")

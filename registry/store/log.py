@@ -88,11 +88,36 @@ class Appended:
     body_bytes: bytes
 
 
+class CommittedFrontier:
+    """The right edge of the last tree this process committed, shared by its units of work.
+
+    The log is append-only, so the tree of a given size never changes once
+    committed: an append that finds the head at that size under the lock starts
+    from this frontier instead of reading the perfect cover's nodes. One
+    reference swap per commit; readers take copies.
+    """
+
+    def __init__(self) -> None:
+        self._value: Frontier | None = None
+
+    def get(self, size: int) -> Frontier | None:
+        value = self._value
+        if value is None or value.size != size:
+            return None
+        return Frontier(value.hasher, value.size, list(value.stack))
+
+    def put(self, frontier: Frontier | None) -> None:
+        if frontier is not None:
+            self._value = Frontier(frontier.hasher, frontier.size, list(frontier.stack))
+
+
 class LogStore:
     """Reads and appends the log inside one session (the unit of work's transaction)."""
 
-    def __init__(self, session: Session, hasher: Hasher, origin: str, signer=None):
+    def __init__(self, session: Session, hasher: Hasher, origin: str, signer=None,
+                 committed: CommittedFrontier | None = None):
         self.session = session
+        self.committed = committed
         self.hasher = hasher
         self.origin = origin
         self.signer = signer  # a callable returning the current SigningKey
@@ -105,9 +130,25 @@ class LogStore:
         self._tail: tuple[object, Frontier, dict[str, tuple[int, int | None]]] | None = None
         # Any rollback, a savepoint's included, may have undone appends: read again.
         sa_event.listen(session, "after_soft_rollback", self._forget)
+        # The head as read when this transaction took the lock, until it appends.
+        self._locked: tuple[object, int] | None = None
 
     def _forget(self, _session, _previous) -> None:
         self._tail = None
+
+    def head(self) -> int:
+        """The size of the log as this transaction sees it, taking the lock if it has not yet."""
+        tail, locked, transaction = self._tail, self._locked, self.session.get_transaction()
+        if tail is not None and tail[0] is transaction:
+            return tail[1].size
+        if locked is not None and locked[0] is transaction:
+            return locked[1]
+        return self.size(lock=True)
+
+    def tail_frontier(self) -> Frontier | None:
+        """The frontier this transaction's appends left (None if it appended nothing known)."""
+        tail = self._tail
+        return tail[1] if tail is not None and tail[0] is self.session.get_transaction() else None
 
     # -- head and lock -------------------------------------------------------------
 
@@ -116,6 +157,8 @@ class LogStore:
         size = self.session.execute(_SIZE_LOCKED if lock else _SIZE).scalar()
         if size is None:
             raise RuntimeError("the log head row is missing: run `flask db upgrade`")
+        if lock:
+            self._locked = (self.session.get_transaction(), size)
         return size
 
     # -- nodes ---------------------------------------------------------------------
@@ -207,9 +250,13 @@ class LogStore:
             known = tail[2]
             frontier = Frontier(self.hasher, size, list(tail[1].stack))
         else:
-            size = self.size(lock=True)
+            locked = self._locked
+            if locked is not None and locked[0] is transaction:
+                size = locked[1]  # the lock was taken in this transaction, nothing appended since
+            else:
+                size = self.size(lock=True)
             known = {}
-            frontier = self.frontier(size)
+            frontier = (self.committed and self.committed.get(size)) or self.frontier(size)
         wanted = {s for e in events for s in e.subjects}
         unknown = wanted - known.keys()
         if unknown:
@@ -264,6 +311,7 @@ class LogStore:
         self.session.execute(_SET_SIZE, {"size": frontier.size})
         known.update(heads)
         self._tail = (transaction, frontier, known)
+        self._locked = None  # superseded by the tail
         if checkpoint and self.sign_each and self.signer is not None:
             self._sign(frontier.size, frontier.root())
         return out
@@ -279,6 +327,18 @@ class LogStore:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def seal(self, since: int) -> SignedCheckpoint | None:
+        """Sign a checkpoint of what this transaction appended past *since* (a batch's end).
+
+        The root comes from the frontier the last append left when it is still this
+        transaction's (no reads); otherwise from the stored nodes, as ``checkpoint``.
+        """
+        tail = self._tail
+        if tail is not None and tail[0] is self.session.get_transaction():
+            frontier = tail[1]
+            return self._sign(frontier.size, frontier.root()) if frontier.size != since else None
+        return self.checkpoint() if self.size() != since else None
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         return self.session.execute(

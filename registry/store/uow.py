@@ -39,7 +39,8 @@ class UnitOfWork:
             # would be read again by the next event naming it. Hold them (bounded).
             self.session.info[HOLD] = {}
         self.log = LogStore(
-            self.session, self.registry.hasher, self.registry.origin, lambda: self.registry.keys.current
+            self.session, self.registry.hasher, self.registry.origin, lambda: self.registry.keys.current,
+            committed=getattr(self.registry, "committed_frontier", None),
         )
         if self.write:
             # Taking the lock first means every rule a service checks sees the state
@@ -65,12 +66,15 @@ class UnitOfWork:
 
     def finish(self) -> None:
         """Sign a checkpoint for what a batch appended, run the hooks and commit for real."""
-        if self.batch and self.log.size() != self._size_at_start:
-            self.log.checkpoint()
+        if self.batch:
+            self.log.seal(self._size_at_start)
         for hook in self.before_commit:
             hook(self.session)
         self.before_commit.clear()
+        frontier = self.log.tail_frontier()
         self.session.commit()
+        if self.log.committed is not None:
+            self.log.committed.put(frontier)
         # Past the commit others may write: what was read under the lock is no longer known.
         self.facts.clear()
 
@@ -78,7 +82,7 @@ class UnitOfWork:
         """Make services' commits flush only and sign one checkpoint at the end."""
         self.batch = True
         self.log.sign_each = False
-        self._size_at_start = self.log.size()
+        self._size_at_start = self.log.head()
 
     def rollback(self) -> None:
         self.session.rollback()
