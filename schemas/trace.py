@@ -12,6 +12,10 @@ CASE = validate.Length(1, 100)
 class TraceQuery(StrictSchema):
     q = Q
     case_number = fields.String(validate=CASE, metadata={"description": "investigators: the case number (clear personal data, each reveal recorded)"})
+    after = fields.String(validate=validate.Length(1, 18), metadata={
+        "description": "the `page.next` cursor of the previous answer: the queried item's older events"})
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 200), metadata={
+        "description": "events of the queried item's own chain per page (newest first)"})
 
 
 class BundleQuery(StrictSchema):
@@ -59,15 +63,24 @@ class TraceResult(StrictSchema):
     case_number = fields.String(allow_none=True)
     vehicle = fields.String(allow_none=True, metadata={"description": "the vehicle subject the set centres on"})
     set = fields.Dict(metadata={"description": "{vehicles, batteries, chargers}: every vehicle, battery and charger of the set"})
-    truncated = fields.Boolean()
-    subjects = fields.Dict(metadata={"description": "subject -> maker, model, certificate and status, state, installations, flags"})
+    truncated = fields.Boolean(metadata={"description": "true when the answer holds less than everything: "
+                                                         "see page, omitted and each subject's chain"})
+    page = fields.Dict(metadata={"description": "the queried item's own chain as held: {subject, order (newest_first), limit, "
+                                                "complete, window, total, shown, from_index, to_index, next (cursor to older events, "
+                                                "or null)}"})
+    omitted = fields.List(fields.String(), metadata={"description": "related vehicles and parts found but left out by the "
+                                                                     "bounds (trace each one, or page on)"})
+    subjects = fields.Dict(metadata={"description": "subject -> maker, model, certificate and status, state, installations, "
+                                                    "flags, chain {complete, window (whole, page, tenure), total, shown, "
+                                                    "from_index, to_index}"})
     sales = fields.List(fields.Dict())
     registrations = fields.List(fields.Dict())
     owners = fields.List(fields.Dict())
     incidents = fields.List(fields.Dict())
     recalls = fields.List(fields.Dict())
     timeline = fields.List(fields.Dict(), metadata={
-        "description": "every event of the set in time order: index, leaf_hash, event_id, kind, occurred_at, recorded_at, org, user, …"})
+        "description": "every event of the set held (see page and chain) in time order: index, leaf_hash, event_id, kind, "
+                       "occurred_at, recorded_at, org, user, …"})
     parties = fields.List(fields.Dict())
     flags = fields.List(fields.Nested(Flag))
     organisations = fields.Dict(metadata={"description": "every organisation named, with the index of its register_organisation event"})

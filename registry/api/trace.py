@@ -49,12 +49,19 @@ class Trace(MethodView):
         organisation's. Clear personal data only for an investigator giving
         `case_number` (each reveal recorded) and for a registration point on the
         registrations it recorded.
+
+        One answer is bounded whatever the size of the log or of a fleet: the queried
+        item's own chain newest first, `limit` events a page (`page.next` → `after`
+        for older ones); the vehicles and parts bound to it, each whole when short,
+        else its events around its tenure with the queried item; `truncated`,
+        `omitted` and each subject's `chain` say what was left out (docs/TRACE.md).
         """
         actor = current_actor()
         reg = registry()
         # a trace that may reveal personal data records each reveal: it runs in a writing unit of work
         with (reg.writing() if _may_reveal(actor, args.get("case_number")) else reg.reading()) as uow:
-            return trace.trace(uow, actor, args["q"], args.get("case_number"), lang=lang())
+            return trace.trace(uow, actor, args["q"], args.get("case_number"), lang=lang(), after=args.get("after"),
+                               limit=args["limit"])
 
 
 @blp.route("/search")

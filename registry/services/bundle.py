@@ -91,7 +91,8 @@ def collect_bundle(registry, actor: Actor, q: str, case_number: str, *, lang: st
         # everything the trace reads below is in it
         cp = uow.log.checkpoint()
         size, note, root_hash = cp.tree_size, cp.note, bytes(cp.root_hash)
-        t = tracing.build(uow, actor, q, case_number, lang=lang)
+        # every chain of the set whole (so that the verifier can fold each item), not one page of the answer
+        t = tracing.build(uow, actor, q, case_number, lang=lang, whole=True)
         org = t.loader.org(actor.org_id)
         if org is not None and org.id not in t.result["organisations"]:
             # the report names the organisation that made it: prove that name too

@@ -228,3 +228,138 @@ __all__ = [
     "subject",
     "verify_code",
 ]
+
+
+# --- recalls and flags of many items at once (traceback, lists) -----------------------------
+#
+# ``open_recalls``/``flags`` above answer for one item (a scan, a sale, a swap); a traceback
+# answers for a whole set. The functions below give the same answers for many items in a fixed
+# number of queries, and ``recall_covers`` is the one statement of what a recall's scope covers.
+
+
+def recall_covers(recall: Recall, item, certificate: str | None) -> bool:
+    """Return whether *recall*'s scope covers *item* (an Item or a row with its columns).
+
+    *certificate* is the CCC certificate of the item's model. A recall names a model, a
+    certificate, a batch and production dates, each optional: every one it names must match;
+    an item of unknown production date stays covered (flagging is the safe side); an item of
+    unknown model (a legacy item) is covered by none.
+    """
+    if item.model is None:
+        return False
+    if recall.model is not None and recall.model != item.model:
+        return False
+    if recall.certificate is not None and recall.certificate != certificate:
+        return False
+    if recall.batch is not None and recall.batch != item.batch:
+        return False
+    if item.produced_on and recall.produced_from and item.produced_on < recall.produced_from:
+        return False
+    if item.produced_on and recall.produced_to and item.produced_on > recall.produced_to:
+        return False
+    return True
+
+
+def model_certificates(uow: UnitOfWork, models) -> dict[str, str | None]:
+    """Return ``model -> its certificate number`` for *models* (one query)."""
+    names = sorted({m for m in models if m})
+    if not names:
+        return {}
+    return dict(uow.session.connection().execute(
+        select(ProductModel.model, ProductModel.certificate).where(ProductModel.model.in_(names))).all())
+
+
+def _covering_statement(open_only: bool):
+    from sqlalchemy import and_, bindparam, or_
+
+    stmt = select(*Recall.__table__.columns).where(or_(
+        Recall.model.in_(bindparam("models", expanding=True)),
+        and_(Recall.model.is_(None), Recall.certificate.is_(None)),
+        Recall.certificate.in_(bindparam("certificates", expanding=True)),
+    ))
+    if open_only:
+        stmt = stmt.where(Recall.closed_index.is_(None))
+    return stmt.order_by(Recall.opened_index)
+
+
+_COVERING: dict[bool, object] = {}
+
+
+def covering_recalls_of(uow: UnitOfWork, items, certificates: dict[str, str | None] | None = None, *,
+                        open_only: bool = False) -> dict[str, list]:
+    """Return ``subject -> every recall whose scope covers it`` (rows with the columns of Recall, in
+    opening order) for *items* (Items or rows with their columns), in one query.
+
+    *certificates* (``model -> certificate``) saves a query when the caller has them; with
+    *open_only* closed recalls are left out (remedies are not: see :func:`open_recalls_of`).
+    """
+    items = [it for it in items if it is not None]
+    models = {it.model for it in items if it.model}
+    out: dict[str, list] = {it.subject: [] for it in items}
+    if not models:
+        return out
+    if certificates is None or not models <= set(certificates):
+        certificates = {**(certificates or {}), **model_certificates(uow, models - set(certificates or {}))}
+    certs = sorted({c for m in models if (c := certificates.get(m))})
+    if open_only not in _COVERING:
+        _COVERING[open_only] = _covering_statement(open_only)
+    recalls = uow.session.connection().execute(_COVERING[open_only], {"models": sorted(models), "certificates": certs}).all()
+    if not recalls:
+        return out
+    # most recalls name a batch: an item need only be held against those of its own batch and the batchless
+    by_batch: dict[str | None, list] = {}
+    for r in recalls:
+        by_batch.setdefault(r.batch, []).append(r)
+    batchless = by_batch.get(None, [])
+    for it in items:
+        if it.model is None:
+            continue
+        cert = certificates.get(it.model)
+        candidates = batchless + by_batch.get(it.batch, []) if it.batch is not None else batchless
+        if candidates:
+            found = [r for r in candidates if recall_covers(r, it, cert)]
+            if batchless and it.batch is not None and by_batch.get(it.batch):
+                found.sort(key=lambda r: r.opened_index)
+            out[it.subject] = found
+    return out
+
+
+def open_recalls_of(uow: UnitOfWork, items, certificates: dict[str, str | None] | None = None, *,
+                    covering: dict[str, list] | None = None) -> dict[str, list]:
+    """:func:`open_recalls` of many items: ``subject -> open recalls covering it, not remedied for it``.
+
+    At most three queries whatever the number of items: the models' certificates (unless given),
+    the open recalls that may cover them (unless *covering*, as :func:`covering_recalls_of` gives
+    them, is given), and the remedies of those recalls for those items.
+    """
+    from registry.store.models import RecallRemedy
+
+    if covering is None:
+        covering = covering_recalls_of(uow, items, certificates, open_only=True)
+    covering = {s: [r for r in rs if r.closed_index is None] for s, rs in covering.items()}
+    wanted = sorted({s for s, rs in covering.items() if rs})
+    if not wanted:
+        return covering
+    ids = sorted({r.id for s in wanted for r in covering[s]})
+    done: set[tuple[str, str]] = set()
+    conn = uow.session.connection()
+    for i in range(0, len(wanted), 500):
+        done.update((r, s) for r, s in conn.execute(select(RecallRemedy.recall_id, RecallRemedy.subject).where(
+            RecallRemedy.subject.in_(wanted[i:i + 500]), RecallRemedy.recall_id.in_(ids))))
+    return {s: [r for r in rs if (r.id, s) not in done] for s, rs in covering.items()}
+
+
+def flags_of(uow: UnitOfWork, items, open_recalls: dict[str, list] | None = None) -> dict[str, dict]:
+    """:func:`flags` of many items (``subject -> flags``); *open_recalls* as :func:`open_recalls_of` gives them."""
+    items = [it for it in items if it is not None]
+    recalls = open_recalls if open_recalls is not None else open_recalls_of(uow, items)
+    return {
+        it.subject: {
+            "recalled": bool(recalls.get(it.subject)),
+            "stolen": bool(it.stolen),
+            "reused": bool(it.reused),
+            "legacy": bool(it.legacy),
+            "backfilled": bool(it.backfilled),
+        }
+        for it in items
+    }

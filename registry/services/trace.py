@@ -3,18 +3,33 @@
 ``trace(uow, actor, q)`` resolves *q* (frame, battery or charger code, plate,
 code token or full payload, legacy identifier), then follows the chains:
 
-* a part's chain leads to every vehicle it was ever installed in (the events
+* a part's chain leads to every vehicle it was installed in (the events
   whose ``effects`` set its ``installed_in``, the swaps and incidents that name
   it with a vehicle);
-* each vehicle's chain leads to every battery and charger it ever had.
+* each vehicle's chain leads to every battery and charger it had.
 
 Everything is read through ``chain_links`` (its primary key starts with the
-subject) and primary-key reads of log entries and projections: the cost
-grows with the size of the set's history, never with the size of the log.
+subject) and primary-key reads of log entries and projections.
 
-The answer carries every event of the set in time order with its log index
-and leaf hash, the responsible organisation and user of each step, the sale,
-the registrations and owners (clear only for an investigator who gives a case
+The work of one answer is bounded, whatever the size of the log and of a fleet
+(docs/TRACE.md "Bounds and paging"): the queried item's own chain is shown
+newest first, :data:`PAGE` events at a time (``next`` pages to older ones);
+every other item of the set is shown whole when its chain is short
+(:data:`WHOLE` events), else only the :data:`WINDOW` newest events of its
+*tenure* with the queried item (the events between the first and the last one
+of the shown page that link the two; open-ended while they are still bound);
+at most :data:`RELATED_VEHICLES` vehicles and :data:`RELATED_PARTS` parts,
+the most recent first, the rest listed in ``omitted``. Whatever is cut says so
+(``truncated``, ``page``, each subject's ``chain``). A fixed number of queries
+answers, however many items: chains and windows in a few statements, recalls,
+remedies, models, certificates, approvals, organisations and users each in one.
+
+The evidence bundle asks for ``whole`` chains: the same choice of items, each
+with every event of its chain (so that it can be folded and verified offline).
+
+The answer carries the events shown in time order with their log index and
+leaf hash, the responsible organisation and user of each step, the sale, the
+registrations and owners (clear only for an investigator who gives a case
 number, each reveal recorded, and for a registration point on the
 registrations it recorded), the organisations, models and certificates it
 names with the index of the event that proves each, and flags with stable
@@ -24,13 +39,14 @@ only the events their own organisation recorded, with personal data masked.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, select, text
 
 from registry.domain import identifiers as ids
 from registry.domain import rules
@@ -44,11 +60,9 @@ from registry.store.models import (
     Item,
     LogEntry,
     ModelApproval,
-    OrgListing,
     Organisation,
     ProductModel,
     Recall,
-    RecallRemedy,
     User,
     Voided,
 )
@@ -57,10 +71,24 @@ from registry.store.uow import UnitOfWork
 #: Roles that see every event of the set (everyone else: only their own organisation's).
 FULL_VIEW = frozenset({"investigator", "regulator"})
 ITEM_KINDS = ("vehicle", "battery", "charger")
-#: Bounds on one answer (a shared-swap battery visits many vehicles): the answer says when it was cut.
+#: Bounds of :func:`collect` (the whole set, every chain whole: statistics): the answer says when it was cut.
 MAX_VEHICLES = 50
 MAX_SUBJECTS = 400
+#: Bounds of one traceback (:func:`gather`), whatever the size of the log or of a fleet:
+#: events of the queried item's own chain per page (newest first; ``next`` pages on),
+PAGE = 200
+#: a related item's chain shown whole up to this many events, while the related items' whole
+#: chains add up to no more than RELATED_EVENTS (the most recent items first),
+WHOLE = 50
+RELATED_EVENTS = 100
+#: else this many of its newest events within its tenure with the queried item,
+WINDOW = 10
+#: and this many related vehicles and parts (the most recent first; the rest in ``omitted``).
+RELATED_VEHICLES = 10
+RELATED_PARTS = 20
 _CHUNK = 900
+#: Subqueries per UNION ALL statement (SQLite allows 500 terms in a compound select).
+_UNION = 100
 
 #: Every flag code, with what it means (Chinese, English).
 FLAG_CODES: dict[str, tuple[str, str]] = {
@@ -169,42 +197,159 @@ class Event:
         return datetime.date.fromisoformat(self.occurred_at[:10])
 
 
+@dataclass
+class Shown:
+    """The part of one subject's chain an answer holds: ``links`` ``(seq, idx)`` in chain order."""
+
+    links: list[tuple[int, int]]
+    #: Events on the whole chain.
+    total: int
+    #: Index of the link just before the first shown (None: the chain starts there, or it is unknown).
+    before: int | None = None
+    #: ``whole``, ``page`` (the queried item) or ``tenure`` (a related item, around its time with the queried one).
+    window: str = "whole"
+
+    @property
+    def complete(self) -> bool:
+        return len(self.links) == self.total and (not self.links or self.links[0][0] == 0)
+
+    def describe(self) -> dict:
+        return {"complete": self.complete, "window": "whole" if self.complete else self.window, "total": self.total,
+                "shown": len(self.links), "from_index": self.links[0][1] if self.links else None,
+                "to_index": self.links[-1][1] if self.links else None}
+
+
+def _many(name: str):
+    return bindparam(name, expanding=True)
+
+
+# The statements of a trace, built once (building a statement costs more than running it on SQLite).
+_LINKS = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.subject.in_(_many("subjects")))
+_LINKS_AT = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.idx.in_(_many("indexes")))
+_PAGE = text("SELECT seq, idx FROM chain_links WHERE subject = :s ORDER BY seq DESC LIMIT :n")
+_PAGE_BEFORE = text("SELECT seq, idx FROM chain_links WHERE subject = :s AND seq < :before ORDER BY seq DESC LIMIT :n")
+_LAST_SEQ = text("SELECT seq FROM chain_links WHERE subject = :s ORDER BY seq DESC LIMIT 1")
+_ENTRIES = select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.body).where(LogEntry.idx.in_(_many("indexes")))
+_ORGS = select(*Organisation.__table__.columns).where(Organisation.id.in_(_many("ids")))
+_USERS = select(User.id, User.username).where(User.id.in_(_many("ids")))
+_ITEMS = select(*Item.__table__.columns, select(ChainLink.seq).where(ChainLink.subject == Item.subject)
+                .order_by(ChainLink.seq.desc()).limit(1).correlate(Item).scalar_subquery().label("last_seq")
+                ).where(Item.subject.in_(_many("subjects")))
+_VOIDED = select(Voided.corrected_index, Voided.correction_index).where(
+    Voided.corrected_index.in_(_many("indexes")), Voided.reason == "did_not_occur")
+_MODELS = select(*ProductModel.__table__.columns).where(ProductModel.model.in_(_many("names")))
+_CERTIFICATES = select(*Certificate.__table__.columns).where(Certificate.number.in_(_many("numbers")))
+_APPROVALS = select(ModelApproval.vehicle_model, ModelApproval.part_model).where(ModelApproval.vehicle_model.in_(_many("models")))
+
+_RANGES: dict[int, object] = {}
+
+
+def _ranges(n: int):
+    """One statement reading *n* ranges ``seq BETWEEN a AND b`` of *n* chains (each a search of the primary key)."""
+    if n not in _RANGES:
+        _RANGES[n] = text(" UNION ALL ".join(
+            f"SELECT subject, seq, idx FROM chain_links WHERE subject = :s{k} AND seq BETWEEN :a{k} AND :b{k}" for k in range(n)))
+    return _RANGES[n]
+
+
 class Loader:
-    """Chains and entries read once each, by primary key, in chunks."""
+    """Chains and entries read once each, by primary key, in chunks; organisations and users likewise."""
 
     def __init__(self, uow: UnitOfWork):
         self.session = uow.session
         self.events: dict[int, Event] = {}
         self.links: dict[str, list[tuple[int, int]]] = {}
-        self._orgs: dict[str, Organisation | None] = {}
-        self._users: dict[str, User | None] = {}
+        self._orgs: dict[str, object | None] = {}
+        self._users: dict[str, object | None] = {}
+
+    @property
+    def conn(self):
+        """The session's connection: Core statements go straight to it (no ORM context to build)."""
+        return self.session.connection()
+
+    # whole chains
 
     def chains(self, subjects: Iterable[str]) -> dict[str, list[int]]:
-        """Return ``subject -> [index, …]`` in chain order, loading the entries too."""
+        """Return ``subject -> [index, …]`` in chain order (whole chains), loading the entries too."""
         subjects = list(dict.fromkeys(subjects))
-        missing = [s for s in subjects if s not in self.links]
+        self.read_links(subjects)
+        out = {s: [idx for _, idx in self.links[s]] for s in subjects}
+        self.load(i for idxs in out.values() for i in idxs)
+        return out
+
+    def read_links(self, subjects: Iterable[str]) -> None:
+        """Read the whole chains of *subjects* (``(seq, idx)``) into :attr:`links`, without their entries."""
+        missing = [s for s in dict.fromkeys(subjects) if s not in self.links]
         for i in range(0, len(missing), _CHUNK):
             part = missing[i:i + _CHUNK]
             for s in part:
                 self.links[s] = []
-            rows = self.session.execute(
-                select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.subject.in_(part))
-            )
+            rows = self.conn.execute(_LINKS, {"subjects": part})
             for s, seq, idx in rows:
                 self.links[s].append((seq, idx))
             for s in part:
                 self.links[s].sort()
-        out = {s: [idx for _, idx in self.links[s]] for s in subjects}
-        self.load(i for idxs in out.values() for i in idxs)
+
+    # bounded reads (each a search of the primary key, bounded by a LIMIT)
+
+    def page(self, subject: str, limit: int, before_seq: int | None = None) -> Shown:
+        """The newest *limit* links of *subject*'s chain older than *before_seq* (all of them: ``before_seq`` None)."""
+        if before_seq is None:
+            rows = self.conn.execute(_PAGE, {"s": subject, "n": limit + 1}).all()
+            total = rows[0][0] + 1 if rows else 0
+        else:
+            rows = self.conn.execute(_PAGE_BEFORE, {"s": subject, "before": before_seq, "n": limit + 1}).all()
+            top = self.conn.execute(_LAST_SEQ, {"s": subject}).scalar()
+            total = 0 if top is None else top + 1
+        shown = [(s, i) for s, i in reversed(rows[:limit])]
+        return Shown(shown, total, rows[limit][1] if len(rows) > limit else None, "page")
+
+    def windows(self, wants: dict[str, tuple[int | None, int | None]], cap: int, totals: dict[str, int]) -> dict[str, Shown]:
+        """For each ``subject -> (lo, hi)`` (log indexes of events on its chain; None: open), the newest
+        *cap* links of its chain from *lo* to *hi*, and the link before them: exact ranges of seq, read
+        in one statement per 100 subjects, after one search by idx for the ends."""
+        ends = sorted({i for lo_hi in wants.values() for i in lo_hi if i is not None})
+        seq_of: dict[tuple[str, int], int] = {}
+        for i in range(0, len(ends), _CHUNK):
+            # by the index on idx: an entry has a few links; the subjects are picked here, not by the database
+            for s, seq, idx in self.conn.execute(_LINKS_AT, {"indexes": ends[i:i + _CHUNK]}):
+                if s in wants:
+                    seq_of[(s, idx)] = seq
+        first: dict[str, int] = {}
+        ranges: list[tuple[str, int, int]] = []
+        for s, (lo, hi) in wants.items():
+            last = totals.get(s, 0) - 1
+            if last < 0:
+                continue
+            hi_seq = min(seq_of.get((s, hi), last), last) if hi is not None else last
+            lo_seq = seq_of.get((s, lo), 0) if lo is not None else 0
+            a = max(0, min(lo_seq, hi_seq), hi_seq - cap + 1)
+            first[s] = a
+            ranges.append((s, max(0, a - 1), hi_seq))
+        got: dict[str, list[tuple[int, int]]] = {s: [] for s in wants}
+        for i in range(0, len(ranges), _UNION):
+            part = ranges[i:i + _UNION]
+            params = {}
+            for k, (s, a, b) in enumerate(part):
+                params.update({f"s{k}": s, f"a{k}": a, f"b{k}": b})
+            for s, seq, idx in self.conn.execute(_ranges(len(part)), params):
+                got[s].append((seq, idx))
+        out = {}
+        for s in wants:
+            links = sorted(got[s])
+            a = first.get(s, 0)
+            shown = [x for x in links if x[0] >= a]
+            before = next((x[1] for x in links if x[0] == a - 1), None)
+            out[s] = Shown(shown, totals.get(s, 0), before, "tenure")
         return out
+
+    # entries, organisations, users
 
     def load(self, indexes: Iterable[int]) -> None:
         missing = sorted({i for i in indexes if i not in self.events})
         for i in range(0, len(missing), _CHUNK):
             part = missing[i:i + _CHUNK]
-            rows = self.session.execute(
-                select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.body).where(LogEntry.idx.in_(part))
-            )
+            rows = self.conn.execute(_ENTRIES, {"indexes": part})
             for idx, leaf, body in rows:
                 raw = bytes(body)
                 self.events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw))
@@ -214,18 +359,39 @@ class Loader:
             self.load([index])
         return self.events[index]
 
-    def org(self, org_id: str | None) -> Organisation | None:
+    def read_orgs(self, org_ids: Iterable[str | None]) -> None:
+        """Read the organisations *org_ids* (id, name, kind, licence, region, registered_index) in one query."""
+        missing = sorted({o for o in org_ids if isinstance(o, str) and o and o not in self._orgs})
+        for i in range(0, len(missing), _CHUNK):
+            part = missing[i:i + _CHUNK]
+            for o in part:
+                self._orgs[o] = None
+            for row in self.conn.execute(_ORGS, {"ids": part}):
+                self._orgs[row.id] = row
+
+    def read_users(self, user_ids: Iterable[str | None]) -> None:
+        missing = sorted({u for u in user_ids if isinstance(u, str) and u and u not in self._users})
+        for i in range(0, len(missing), _CHUNK):
+            part = missing[i:i + _CHUNK]
+            for u in part:
+                self._users[u] = None
+            for row in self.conn.execute(_USERS, {"ids": part}):
+                self._users[row.id] = row
+
+    def org(self, org_id: str | None):
+        """The organisation *org_id* (a row: id, name, kind, license_no, region, registered_index), or None."""
         if not org_id:
             return None
         if org_id not in self._orgs:
-            self._orgs[org_id] = self.session.get(Organisation, org_id)
+            self.read_orgs([org_id])
         return self._orgs[org_id]
 
-    def user(self, user_id: str | None) -> User | None:
+    def user(self, user_id: str | None):
+        """The user *user_id* (a row: id, username), or None."""
         if not user_id:
             return None
         if user_id not in self._users:
-            self._users[user_id] = self.session.get(User, user_id)
+            self.read_users([user_id])
         return self._users[user_id]
 
 
@@ -304,6 +470,7 @@ class TraceSet:
     vehicles: list[str]
     parts: list[str]
     items: dict[str, Item]
+    #: subject -> the indexes of its chain the answer holds (its whole chain unless ``shown`` says otherwise)
     chains: dict[str, list[int]]
     voided: dict[int, int]
     truncated: bool
@@ -311,6 +478,10 @@ class TraceSet:
     installations: dict[str, list[dict]] = field(default_factory=dict)
     #: (subject, index, zh, en) of every chain anomaly found while folding
     anomalies: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+    #: subject -> which part of its chain is held (every subject of the set)
+    shown: dict[str, Shown] = field(default_factory=dict)
+    #: related items found and left out by the bounds (the most recent are kept)
+    omitted: list[str] = field(default_factory=list)
 
     @property
     def subjects(self) -> list[str]:
@@ -335,24 +506,27 @@ class TraceSet:
 
 
 def collect(uow: UnitOfWork, loader: Loader, start: Item) -> TraceSet:
-    """Follow the chains from *start* to the whole set, with primary-key reads only."""
+    """Follow the whole chains from *start* to the whole set (statistics: every chain whole, up to
+    :data:`MAX_VEHICLES` vehicles and :data:`MAX_SUBJECTS` items), with primary-key reads only."""
     truncated = False
     vehicles: list[str] = []
     parts: list[str] = []
+    seen: set[str] = set()
 
     def add(lst: list[str], s: str, cap: int) -> None:
         nonlocal truncated
-        if s in lst:
+        if s in seen:
             return
         if len(lst) >= cap:
             truncated = True
             return
         lst.append(s)
+        seen.add(s)
 
     if start.kind == "vehicle":
-        vehicles.append(start.subject)
+        add(vehicles, start.subject, 1)
     else:
-        parts.append(start.subject)
+        add(parts, start.subject, 1)
         for i in loader.chains([start.subject])[start.subject]:
             for v in sorted(_vehicles_of_part(loader.event(i), start.subject)):
                 add(vehicles, v, MAX_VEHICLES)
@@ -376,16 +550,120 @@ def collect(uow: UnitOfWork, loader: Loader, start: Item) -> TraceSet:
     chains = loader.chains(vehicles + parts)
     every = [i for idxs in chains.values() for i in idxs]
     voided = _voided(uow, every)
-    ts = TraceSet(start, vehicles, parts, rows, chains, voided, truncated)
+    shown = {s: Shown(list(loader.links[s]), len(loader.links[s])) for s in vehicles + parts}
+    ts = TraceSet(start, vehicles, parts, rows, chains, voided, truncated, shown=shown)
     _fold(loader, ts)
     return ts
 
 
-def _items(uow: UnitOfWork, subjects: list[str]) -> dict[str, Item]:
-    out: dict[str, Item] = {}
+def _spans(events: Iterable[Event], subject: str, find) -> dict[str, list[int]]:
+    """``related subject -> [first, last]`` index of the *events* that link it with *subject* (``find``)."""
+    out: dict[str, list[int]] = {}
+    for e in events:
+        for x in find(e, subject):
+            span = out.get(x)
+            if span is None:
+                out[x] = [e.index, e.index]
+            else:
+                span[0], span[1] = min(span[0], e.index), max(span[1], e.index)
+    return out
+
+
+def gather(uow: UnitOfWork, loader: Loader, start: Item, *, limit: int = PAGE, before_seq: int | None = None,
+           whole: bool = False) -> TraceSet:
+    """The set of one traceback, within the bounds of the module's docstring (every chain whole: *whole*).
+
+    The queried item's page of its chain (its newest *limit* events older than *before_seq*). For
+    a vehicle: the parts that page names and its current ones. For a part: the vehicles it names
+    and its current one, then the parts of its *primary* vehicle (the one it is in, else the last
+    one): the most recent first, up to :data:`RELATED_PARTS` / :data:`RELATED_VEHICLES`. A related
+    item's chain is held whole when short and within :data:`RELATED_EVENTS`, else its window of tenure.
+    """
+    S = start.subject
+    truncated = False
+    if whole:
+        loader.read_links([S])
+        shown = {S: Shown(list(loader.links[S]), len(loader.links[S]))}
+    else:
+        shown = {S: loader.page(S, limit, before_seq)}
+        truncated = not shown[S].complete
+    loader.load(i for _, i in shown[S].links)
+    rows: dict = {S: start}
+    omitted: list[str] = []
+    budget = RELATED_EVENTS
+
+    def events(s: str) -> list[Event]:
+        return [loader.event(i) for _, i in shown[s].links]
+
+    def pick(spans: dict[str, list[int]], current: Iterable[str | None], cap: int) -> dict[str, tuple[int | None, int | None]]:
+        """The *cap* most recent of *spans* (the *current* ones first, open-ended), as ``subject -> (lo, hi)``."""
+        nonlocal truncated
+        wants: dict[str, tuple[int | None, int | None]] = {}
+        for c in current:
+            if c and c not in shown and c not in wants:
+                wants[c] = (spans[c][0] if c in spans else None, None)
+        for x, (lo, hi) in sorted(spans.items(), key=lambda kv: (-kv[1][1], kv[0])):
+            if x not in shown and x not in wants:
+                wants[x] = (lo, hi)
+        keep = dict(list(wants.items())[:cap])
+        if len(wants) > cap:
+            truncated = True
+            omitted.extend(x for x in wants if x not in keep)
+        return keep
+
+    def read(wants: dict[str, tuple[int | None, int | None]]) -> None:
+        """Hold each wanted item's chain: whole when short and within the budget (or *whole*), else its window."""
+        nonlocal truncated, budget
+        rows.update(_items(uow, [x for x in wants if x not in rows]))
+        totals = {x: rows[x].last_seq + 1 if rows[x].last_seq is not None else 0 for x in wants if x in rows}
+        held, windows = [], {}
+        for x in wants:
+            if x not in rows:
+                continue
+            if whole or (totals[x] <= WHOLE and totals[x] <= budget):
+                held.append(x)
+                budget -= totals[x]
+            else:
+                windows[x] = wants[x]
+        loader.read_links(held)
+        for x in held:
+            shown[x] = Shown(list(loader.links[x]), len(loader.links[x]))
+        if windows:
+            shown.update(loader.windows(windows, WINDOW, totals))
+            truncated = truncated or any(not shown[x].complete for x in windows)
+        loader.load(i for x in wants if x in shown for _, i in shown[x].links)
+
+    if start.kind == "vehicle":
+        read(pick(_spans(events(S), S, _parts_of_vehicle), (start.battery, start.charger), RELATED_PARTS))
+    else:
+        spans = _spans(events(S), S, _vehicles_of_part)
+        first = pick(spans, (start.installed_in,), RELATED_VEHICLES)
+        read(first)
+        primary = next((v for v in first if v in shown), None)
+        if primary is not None:
+            # the set it belongs to: every battery and charger its vehicle had (as far as that vehicle's chain is held)
+            row = rows[primary]
+            read(pick(_spans(events(primary), primary, _parts_of_vehicle), (row.battery, row.charger), RELATED_PARTS))
+    subjects = [x for x in shown if x in rows]
+    order = sorted(subjects, key=lambda x: (rows[x].commissioned_index, x))
+    vehicles = [x for x in order if kind_of(x) == "vehicle"]
+    parts = [x for x in order if kind_of(x) != "vehicle"]
+    shown = {x: shown[x] for x in order}
+    chains = {x: [i for _, i in shown[x].links] for x in order}
+    voided = _voided(uow, [i for idxs in chains.values() for i in idxs])
+    ts = TraceSet(start, vehicles, parts, rows, chains, voided, truncated, shown=shown, omitted=sorted(omitted))
+    _fold(loader, ts)
+    return ts
+
+
+def _items(uow: UnitOfWork, subjects: list[str]) -> dict:
+    """Item rows (every column, as attributes, and ``last_seq``: the seq of the last link of its chain) by subject."""
+    out: dict = {}
+    if not subjects:
+        return out
+    conn = uow.session.connection()
     for i in range(0, len(subjects), _CHUNK):
-        part = subjects[i:i + _CHUNK]
-        out.update({r.subject: r for r in uow.session.execute(select(Item).where(Item.subject.in_(part))).scalars()})
+        out.update({r.subject: r for r in conn.execute(_ITEMS, {"subjects": subjects[i:i + _CHUNK]})})
     return out
 
 
@@ -395,29 +673,30 @@ def _voided(uow: UnitOfWork, indexes: list[int]) -> dict[int, int]:
     indexes = sorted(set(indexes))
     for i in range(0, len(indexes), _CHUNK):
         part = indexes[i:i + _CHUNK]
-        rows = uow.session.execute(
-            select(Voided.corrected_index, Voided.correction_index).where(
-                Voided.corrected_index.in_(part), Voided.reason == "did_not_occur")
-        )
+        rows = uow.session.connection().execute(_VOIDED, {"indexes": part})
         out.update({a: b for a, b in rows})
     return out
 
 
 def _fold(loader: Loader, ts: TraceSet) -> None:
-    """Installations of each part, and the anomalies a fold of the chains shows."""
+    """Installations of each part, and the anomalies a fold of the chains (as far as they are held) shows."""
     for s in ts.subjects:
         # a gap in the chain: seq not dense, or a body whose prev link is not the chain's previous event
-        prev = None
-        for n, (seq, i) in enumerate(loader.links.get(s, [])):
+        held = ts.shown.get(s)
+        links = held.links if held is not None else loader.links.get(s, [])
+        first = links[0][0] if links else 0
+        prev = held.before if held is not None else None
+        known = first == 0 or prev is not None  # the link before a window is known (or there is none)
+        for n, (seq, i) in enumerate(links):
             e = loader.event(i)
-            if seq != n:
-                ts.anomalies.append((s, i, f"{s} 的链条序号缺失（第 {n} 个事件序号为 {seq}）", f"{s}: chain sequence gap (event {n} has seq {seq})"))
+            if seq != first + n:
+                ts.anomalies.append((s, i, f"{s} 的链条序号缺失（第 {first + n} 个事件序号为 {seq}）", f"{s}: chain sequence gap (event {first + n} has seq {seq})"))
             if s not in e.prev:
                 ts.anomalies.append((s, i, f"第 {i} 条事件未在 prev 中列出 {s}", f"entry {i} does not list {s} in prev"))
-            elif e.prev[s] != prev:
+            elif known and e.prev[s] != prev:
                 ts.anomalies.append((s, i, f"第 {i} 条事件的 prev 指向 {e.prev[s]}，链上前一条为 {prev}",
                                      f"entry {i} links {s} back to {e.prev[s]}, the chain's previous event is {prev}"))
-            prev = i
+            prev, known = i, True
         # events after the end of life
         ended = None
         for e in ts.events_of(loader, s):
@@ -457,64 +736,123 @@ def _fold(loader: Loader, ts: TraceSet) -> None:
             seen.add(e.index)
             vs = [x for x in e.prev if kind_of(x) == "vehicle"]
             for p in (x for x in e.prev if kind_of(x) in ("battery", "charger") and x in ts.installations):
+                if not ts.shown[p].complete and not ts.installed_at(p, e.index):
+                    continue  # the installation began before the window held: not known here
                 for v in vs:
                     if ts.installed_at(p, e.index) != v:
                         ts.anomalies.append((p, e.index, f"事故现场 {p} 在 {v} 上，但没有装入该车的记录（未发现更换记录）",
                                              f"{p} was found in {v} at the incident but no record installs it there"))
-
-
 # --- facts as of an event ----------------------------------------------------------------
 
 
 class Facts:
-    """Catalogue facts (certificate status, lists) as of any index, from the chains that record them."""
+    """Catalogue facts (models, certificates and their status, lists, approvals) as of any index,
+    from the chains that record them; read for a whole set at once (:meth:`prefetch`)."""
 
     def __init__(self, uow: UnitOfWork, loader: Loader):
         self.uow = uow
         self.loader = loader
-        self._models: dict[str, ProductModel | None] = {}
-        self._certs: dict[str, Certificate | None] = {}
+        self._models: dict[str, object | None] = {}
+        self._certs: dict[str, object | None] = {}
+        #: vehicle model -> the part models approved for it
+        self._approved: dict[str, set[str]] = {}
+        #: org -> (indexes of its blacklist changes, the listing index in force after each, None: off the list)
+        self._lists: dict[str, tuple[list[int], list[int | None]]] = {}
+        #: certificate -> (indexes of its status events, the status after each)
+        self._status: dict[str, tuple[list[int], list[str | None]]] = {}
 
-    def model(self, name: str | None) -> ProductModel | None:
+    def prefetch(self, models: Iterable[str | None], vehicle_models: Iterable[str | None], orgs: Iterable[str | None]) -> None:
+        """Read the models, their certificates, the approvals of *vehicle_models* and the chains of the
+        certificates and of *orgs* (and of the models' makers and certificates' holders): a few queries."""
+        conn = self.loader.conn
+        want = sorted({m for m in models if m and m not in self._models})
+        for i in range(0, len(want), _CHUNK):
+            part = want[i:i + _CHUNK]
+            self._models.update(dict.fromkeys(part))
+            for row in conn.execute(_MODELS, {"names": part}):
+                self._models[row.model] = row
+        certs = sorted({m.certificate for m in self._models.values() if m is not None and m.certificate} - set(self._certs))
+        if certs:
+            self._certs.update(dict.fromkeys(certs))
+            for row in conn.execute(_CERTIFICATES, {"numbers": certs}):
+                self._certs[row.number] = row
+        vms = sorted({m for m in vehicle_models if m and m not in self._approved})
+        if vms:
+            for m in vms:
+                self._approved[m] = set()
+            for vm, pm in conn.execute(_APPROVALS, {"models": vms}):
+                self._approved[vm].add(pm)
+        orgs = {o for o in orgs if o}
+        orgs |= {m.maker_org_id for m in self._models.values() if m is not None}
+        orgs |= {c.holder_org_id for c in self._certs.values() if c is not None}
+        self._read_catalogue(sorted(o for o in orgs if o not in self._lists), list(self._certs))
+
+    def _read_catalogue(self, orgs: list[str], certs: list[str]) -> None:
+        certs = [n for n in certs if n not in self._status]
+        chains = self.loader.chains([f"org:{o}" for o in orgs] + [f"certificate:{n}" for n in certs])
+        for o in orgs:
+            idxs, listed = [], []
+            for i in chains[f"org:{o}"]:
+                e = self.loader.event(i)
+                if e.kind == "list_change" and e.data.get("list") == "blacklist":
+                    idxs.append(i)
+                    listed.append(i if e.data.get("action") == "add" else None)
+            self._lists[o] = (idxs, listed)
+        for n in certs:
+            idxs, status = [], []
+            for i in chains[f"certificate:{n}"]:
+                e = self.loader.event(i)
+                if e.kind == "certificate":
+                    idxs.append(i)
+                    status.append("valid")
+                elif e.kind == "certificate_status":
+                    idxs.append(i)
+                    status.append(e.data.get("status"))
+            self._status[n] = (idxs, status)
+
+    def model(self, name: str | None):
+        """The product model *name* (a row with every column), or None."""
         if not name:
             return None
         if name not in self._models:
-            self._models[name] = self.uow.session.get(ProductModel, name)
+            self.prefetch([name], (), ())
         return self._models[name]
 
-    def certificate(self, number: str | None) -> Certificate | None:
+    def certificate(self, number: str | None):
+        """The certificate *number* (a row with every column), or None."""
         if not number:
             return None
         if number not in self._certs:
-            self._certs[number] = self.uow.session.get(Certificate, number)
+            self._certs[number] = self.loader.conn.execute(_CERTIFICATES, {"numbers": [number]}).first()
         return self._certs[number]
+
+    def status_changes(self, number: str) -> list[int]:
+        """Indexes of the certificate_status events of certificate *number*."""
+        if number not in self._status:
+            self._read_catalogue([], [number])
+        idxs, _ = self._status[number]
+        return [i for i in idxs if self.loader.event(i).kind == "certificate_status"]
 
     def certificate_status_at(self, number: str, index: int) -> str | None:
         """Return the certificate's status just before *index* (None: not yet recorded)."""
-        status = None
-        for i in self.loader.chains([f"certificate:{number}"])[f"certificate:{number}"]:
-            if i >= index:
-                break
-            e = self.loader.event(i)
-            if e.kind == "certificate":
-                status = "valid"
-            elif e.kind == "certificate_status":
-                status = e.data.get("status")
-        return status
+        if number not in self._status:
+            self._read_catalogue([], [number])
+        idxs, status = self._status[number]
+        k = bisect.bisect_left(idxs, index)
+        return status[k - 1] if k else None
 
     def blacklisted_at(self, org_id: str, index: int | None) -> int | None:
         """Return the index of the list_change that put *org_id* on the blacklist as of *index* (None: not listed)."""
-        listed = None
-        for i in self.loader.chains([f"org:{org_id}"])[f"org:{org_id}"]:
-            if index is not None and i >= index:
-                break
-            e = self.loader.event(i)
-            if e.kind == "list_change" and e.data.get("list") == "blacklist":
-                listed = i if e.data.get("action") == "add" else None
-        return listed
+        if org_id not in self._lists:
+            self._read_catalogue([org_id], [])
+        idxs, listed = self._lists[org_id]
+        k = len(idxs) if index is None else bisect.bisect_left(idxs, index)
+        return listed[k - 1] if k else None
 
     def approved(self, vehicle_model: str, part_model: str) -> bool:
-        return self.uow.session.get(ModelApproval, (vehicle_model, part_model)) is not None
+        if vehicle_model not in self._approved:
+            self.prefetch((), [vehicle_model], ())
+        return part_model in self._approved[vehicle_model]
 
 
 def assessed_on_at(events: list[Event], day: datetime.date) -> datetime.date | None:
@@ -532,44 +870,53 @@ def assessed_on_at(events: list[Event], day: datetime.date) -> datetime.date | N
 
 
 def covering_recalls(uow: UnitOfWork, item: Item, certificate: str | None) -> list[Recall]:
-    """Return every recall (open or closed) whose scope covers *item*."""
+    """Return every recall (open or closed) whose scope covers *item* (:func:`items.recall_covers`)."""
     if item.model is None:
         return []
-    clauses = [Recall.model == item.model, (Recall.model.is_(None) & Recall.certificate.is_(None))]
-    if certificate:
-        clauses.append(Recall.certificate == certificate)
-    out = []
-    for r in uow.session.execute(select(Recall).where(or_(*clauses)).order_by(Recall.opened_index)).scalars():
-        if r.model is not None and r.model != item.model:
-            continue
-        if r.certificate is not None and r.certificate != certificate:
-            continue
-        if r.batch is not None and r.batch != item.batch:
-            continue
-        if item.produced_on and r.produced_from and item.produced_on < r.produced_from:
-            continue
-        if item.produced_on and r.produced_to and item.produced_on > r.produced_to:
-            continue
-        out.append(r)
-    return out
+    return found.covering_recalls_of(uow, [item], {item.model: certificate})[item.subject]
 
 
 # --- the answer --------------------------------------------------------------------------
 
 
-@dataclass
 class Trace:
-    """A traceback: the answer, and what a bundle needs to prove it."""
+    """A traceback: the answer, and what a bundle needs to prove it (read only when asked for)."""
 
-    result: dict
-    loader: Loader
-    trace_set: TraceSet
-    #: Every index the answer rests on (the set's events and the catalogue events it names).
-    indexes: list[int]
-    #: Subjects whose whole chain the answer holds.
-    complete_chains: dict[str, list[int]]
-    #: Photos named by the set's incidents.
-    photos: list[str]
+    def __init__(self, result: dict, loader: Loader, trace_set: TraceSet, set_indexes: list[int], catalogue: list[str],
+                 photos: list[str]):
+        self.result = result
+        self.loader = loader
+        self.trace_set = trace_set
+        #: Photos named by the set's incidents.
+        self.photos = photos
+        self._set_indexes = set_indexes
+        self._catalogue = catalogue
+        self._complete: dict[str, list[int]] | None = None
+        self._indexes: list[int] | None = None
+
+    @property
+    def complete_chains(self) -> dict[str, list[int]]:
+        """Subjects whose whole chain the answer holds (the set's items held whole; the catalogue it names)."""
+        if self._complete is None:
+            ts = self.trace_set
+            self._complete = {s: list(ts.chains[s]) for s in ts.subjects if ts.shown[s].complete}
+            self._complete.update(self.loader.chains(self._catalogue))
+        return self._complete
+
+    @complete_chains.setter
+    def complete_chains(self, value: dict[str, list[int]]) -> None:
+        self._complete = value
+
+    @property
+    def indexes(self) -> list[int]:
+        """Every index the answer rests on (the set's events and the catalogue events it names)."""
+        if self._indexes is None:
+            self._indexes = sorted({i for idxs in self.complete_chains.values() for i in idxs} | set(self._set_indexes))
+        return self._indexes
+
+    @indexes.setter
+    def indexes(self, value: list[int]) -> None:
+        self._indexes = value
 
 
 class _Builder:
@@ -587,6 +934,11 @@ class _Builder:
         self.named_certs: set[str] = set()
         self.people: dict[tuple[str, bool], dict] = {}
         self.revealed = False
+        self._refs: dict[str | None, dict] = {}
+        #: subject -> open recalls covering it, not remedied (items.open_recalls_of)
+        self.open_recalls: dict[str, list[Recall]] = {}
+        #: vehicle -> [(part, installation)] of the set
+        self.fitted: dict[str, list[tuple[str, dict]]] | None = None
 
     # refs ---------------------------------------------------------------------------
 
@@ -594,11 +946,14 @@ class _Builder:
         return zh if self.lang == "zh" else en
 
     def org_ref(self, org_id: str | None) -> dict | None:
-        org = self.loader.org(org_id)
-        if org is None:
-            return None
-        self.named_orgs[org.id] = org
-        return {"id": org.id, "name": org.name, "kind": org.kind}
+        ref = self._refs.get(org_id)
+        if ref is None:
+            org = self.loader.org(org_id)
+            if org is None:
+                return None
+            self.named_orgs[org.id] = org
+            ref = self._refs[org_id] = {"id": org.id, "name": org.name, "kind": org.kind}
+        return dict(ref)
 
     def org_label(self, org_id: str | None) -> str:
         org = self.loader.org(org_id)
@@ -640,19 +995,22 @@ class _Builder:
                             "expires_on": cert.expires_on} if cert else None,
             "produced_on": item.produced_on, "batch": item.batch, "state": item.state,
             "reused": bool(item.reused), "legacy": bool(item.legacy), "backfilled": bool(item.backfilled),
-            "stolen": bool(item.stolen), "recalled": bool(found.open_recalls(self.uow, item)),
+            "stolen": bool(item.stolen), "recalled": bool(self.open_recalls.get(s)),
             "commissioned_index": item.commissioned_index,
             "code": item.code,
+            "chain": ts.shown[s].describe(),
         }
         if item.kind == "vehicle":
             out["standard"] = model.standard if model else None
             out["battery"] = item.battery
             out["charger"] = item.charger
             out["plate"] = item.plate if self.full else None
-            out["parts"] = [
-                {"part": p, **{k: v for k, v in inst.items() if k != "vehicle"}}
-                for p in ts.parts for inst in ts.installations.get(p, []) if inst["vehicle"] == s
-            ]
+            if self.fitted is None:
+                self.fitted = {}
+                for p in ts.parts:
+                    for inst in ts.installations.get(p, []):
+                        self.fitted.setdefault(inst["vehicle"], []).append((p, inst))
+            out["parts"] = [{"part": p, **{k: v for k, v in inst.items() if k != "vehicle"}} for p, inst in self.fitted.get(s, [])]
         else:
             out["installed_in"] = item.installed_in
             out["installations"] = ts.installations.get(s, [])
@@ -680,36 +1038,62 @@ def _date(value: str | None) -> datetime.date | None:
         return None
 
 
+def _cursor(after: object) -> int | None:
+    """The chain position a ``next`` cursor names (events older than it come next)."""
+    if after is None or after == "":
+        return None
+    if isinstance(after, str) and after.isascii() and after.isdigit() and len(after) <= 18:
+        return int(after)
+    raise invalid({"after": [("翻页标记无效（请使用上一页返回的 next）", "not a cursor: give the next of the previous page")]})
+
+
 def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None, *, lang: str = "zh",
-          today: datetime.date | None = None) -> Trace:
-    """Trace *q*: the set, its history, responsible parties and flags (see the module's docstring)."""
+          today: datetime.date | None = None, after: str | None = None, limit: int = PAGE, whole: bool = False) -> Trace:
+    """Trace *q*: the set, its history, responsible parties and flags (see the module's docstring).
+
+    *after* (the ``next`` of a previous answer) and *limit* page through the queried item's chain;
+    *whole* holds every chosen item's whole chain (the evidence bundle).
+    """
+    uow.session.flush()  # what this unit of work recorded is read below by Core statements
     start, via = resolve(uow, q)
+    before_seq = _cursor(after)
+    if not isinstance(limit, int) or not 1 <= limit <= PAGE:
+        raise invalid({"limit": [(f"应为 1 到 {PAGE}", f"must be between 1 and {PAGE}")]})
     case_number = case_number.strip() if isinstance(case_number, str) and case_number.strip() else None
     b = _Builder(uow, actor, case_number, lang, today or datetime.datetime.now(datetime.timezone.utc).date())
     L = b.loader
-    ts = collect(uow, L, start)
+    ts = gather(uow, L, start, limit=limit, before_seq=before_seq, whole=whole)
+    items = [ts.items[s] for s in ts.subjects]
+
+    # the catalogue facts of the whole set, each kind read once
+    set_events = [L.event(i) for s in ts.subjects for i in ts.chains[s]]
+    b.facts.prefetch((it.model for it in items), (it.model for it in items if it.kind == "vehicle"),
+                     [e.org for e in set_events] + [it.maker_org_id for it in items])
+    certificates = {it.model: (m.certificate if (m := b.facts.model(it.model)) is not None else None)
+                    for it in items if it.model}
+    covering = found.covering_recalls_of(uow, items, certificates)
+    b.open_recalls = found.open_recalls_of(uow, items, certificates, covering=covering)
 
     # the timeline: the set's chains, the recalls covering its items, its certificates' status changes
     extra: set[int] = set()
     recalls: dict[str, Recall] = {}
     for s in ts.subjects:
-        item = ts.items[s]
-        model = b.facts.model(item.model)
-        cert = model.certificate if model else None
-        for r in covering_recalls(uow, item, cert):
+        for r in covering.get(s, ()):
             recalls[r.id] = r
             extra.add(r.opened_index)
             if r.closed_index is not None:
                 extra.add(r.closed_index)
-        if cert:
-            for i in L.chains([f"certificate:{cert}"])[f"certificate:{cert}"]:
-                if L.event(i).kind == "certificate_status":
-                    extra.add(i)
+    for cert in sorted({c for c in certificates.values() if c}):
+        extra.update(b.facts.status_changes(cert))
     L.load(extra)
     set_indexes = sorted({i for s in ts.subjects for i in ts.chains[s]} | extra)
     events = [L.event(i) for i in set_indexes]
     events.sort(key=lambda e: (e.occurred_at, e.index))
     visible = [e for e in events if b.visible(e)]
+    # every organisation and user the answer names, in one query each
+    L.read_orgs([e.org for e in events] + [e.data.get("buyer_org") for e in visible] + [r.org_id for r in recalls.values()]
+                + [it.maker_org_id for it in items] + [actor.org_id])
+    L.read_users(e.user for e in visible)
     timeline = [b.timeline_entry(e, ts, ts.voided) for e in visible]
     live = [e for e in visible if e.index not in ts.voided]
 
@@ -765,7 +1149,7 @@ def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None,
             "id": r.id, "index": r.opened_index, "closed_index": r.closed_index, "reason": r.reason,
             "org": b.org_ref(r.org_id), "model": r.model, "batch": r.batch, "certificate": r.certificate,
             "produced_from": r.produced_from, "produced_to": r.produced_to,
-            "open_for": sorted(s for s in ts.subjects if r.id in {x.id for x in found.open_recalls(uow, ts.items[s])}),
+            "open_for": sorted(s for s in ts.subjects if any(x.id == r.id for x in b.open_recalls.get(s, ()))),
         })
 
     # catalogue facts the answer names, each with the index of the event that proves it
@@ -802,6 +1186,8 @@ def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None,
         "set": {"vehicles": list(ts.vehicles), "batteries": [p for p in ts.parts if kind_of(p) == "battery"],
                 "chargers": [p for p in ts.parts if kind_of(p) == "charger"]},
         "truncated": ts.truncated,
+        "page": _page(ts, None if whole else limit),
+        "omitted": ts.omitted,
         "subjects": subjects,
         "sales": sales,
         "registrations": registrations,
@@ -819,18 +1205,23 @@ def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None,
     if b.revealed:
         uow.commit()  # the reveals are recorded before the answer leaves
 
-    complete = {s: list(ts.chains[s]) for s in ts.subjects}
     catalogue = [f"org:{o}" for o in organisations] + [f"model:{m}" for m in models] + [f"certificate:{n}" for n in certificates]
-    complete.update(L.chains(catalogue))
-    indexes = sorted({i for idxs in complete.values() for i in idxs} | set(set_indexes))
     photos = sorted({h for inc in incidents for h in inc["photos"]})
-    return Trace(result, L, ts, indexes, complete, photos)
+    return Trace(result, L, ts, set_indexes, catalogue, photos)
+
+
+def _page(ts: TraceSet, limit: int | None) -> dict:
+    """Which part of the queried item's chain the answer holds, newest first, and the cursor to the older events."""
+    held = ts.shown[ts.start.subject]
+    oldest = held.links[0][0] if held.links else 0
+    return {"subject": ts.start.subject, "order": "newest_first", "limit": limit, **held.describe(),
+            "next": str(oldest) if oldest > 0 else None}
 
 
 def trace(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None, *, lang: str = "zh",
-          today: datetime.date | None = None) -> dict:
-    """Return the traceback of *q* as API.md's ``/trace`` answer."""
-    return build(uow, actor, q, case_number, lang=lang, today=today).result
+          today: datetime.date | None = None, after: str | None = None, limit: int = PAGE) -> dict:
+    """Return the traceback of *q* as API.md's ``/trace`` answer (one page: see :func:`build`)."""
+    return build(uow, actor, q, case_number, lang=lang, today=today, after=after, limit=limit).result
 
 
 def _last_vehicle(ts: TraceSet, part: str) -> str | None:
@@ -886,7 +1277,7 @@ def _flags(b: _Builder, ts: TraceSet, events: list[Event], recalls: dict[str, Re
         if item.stolen:
             st = next((e.index for e in reversed(chain) if e.kind == "report_stolen"), None)
             flag("stolen", s, st, f"{name} 已报告被盗", f"{item.identifier} is reported stolen")
-        for r in found.open_recalls(b.uow, item):
+        for r in b.open_recalls.get(s, ()):
             flag("unremedied_recall", s, r.opened_index, f"{name} 处于召回中（{r.reason}），尚未处置",
                  f"{item.identifier} is under an open recall ({r.reason}), not remedied")
         # the maker blacklisted: now, or when its item was sold or installed
@@ -971,18 +1362,26 @@ def _certified(b: _Builder, flag, subject: str, name: str, identifier: str, mode
 
 def _parties(b: _Builder, ts: TraceSet, events: list[Event]) -> list[dict]:
     parties: dict[str, dict] = {}
+    seen: dict[str, tuple[set, set, set]] = {}
 
     def add(org_id: str | None, role: str, index: int | None, user: str | None = None) -> None:
-        ref = b.org_ref(org_id)
-        if ref is None:
-            return
-        p = parties.setdefault(org_id, {"org": ref, "roles": [], "roles_zh": [], "events": [], "users": []})
-        if role not in p["roles"]:
+        if org_id not in parties:
+            ref = b.org_ref(org_id)
+            if ref is None:
+                return
+            parties[org_id] = {"org": ref, "roles": [], "roles_zh": [], "events": [], "users": []}
+            seen[org_id] = (set(), set(), set())
+        p = parties[org_id]
+        roles, indexes, users = seen[org_id]
+        if role not in roles:
+            roles.add(role)
             p["roles"].append(role)
             p["roles_zh"].append(ROLE_ZH.get(role, role))
-        if index is not None and index not in p["events"]:
+        if index is not None and index not in indexes:
+            indexes.add(index)
             p["events"].append(index)
-        if user and user not in p["users"]:
+        if user and user not in users:
+            users.add(user)
             p["users"].append(user)
 
     for e in sorted(events, key=lambda e: e.index):
