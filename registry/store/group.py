@@ -111,6 +111,7 @@ class GroupCommit:
         failed without a savepoint to roll back to."""
         with self.registry.writing() as uow:
             uow.start_batch()
+            uow.log.buffered = not savepoints  # a buffered log does not append in savepoints
             for job in jobs:
                 savepoint = uow.session.begin_nested() if savepoints else None
                 try:

@@ -42,6 +42,7 @@ _CHAIN_HEADS = select(_links.c.subject, _links.c.seq, _links.c.idx).where(
     _links.c.seq == select(func.max(_later.c.seq)).where(_later.c.subject == _links.c.subject).scalar_subquery(),
 )
 # Proof reads, built once: building a statement per proof cost more than running it.
+_LOG_MODELS = (LogEntry, LogNode, ChainLink, LogHead, SignedCheckpoint)
 _LEAVES = select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(bindparam("ix", expanding=True)))
 
 
@@ -132,9 +133,36 @@ class LogStore:
         sa_event.listen(session, "after_soft_rollback", self._forget)
         # The head as read when this transaction took the lock, until it appends.
         self._locked: tuple[object, int] | None = None
+        #: In a batch: keep the rows of appends and write them in one go (executemany) when
+        #: anything reads the log, when the batch seals its checkpoint, or before it commits.
+        self.buffered = False
+        self._pending: tuple[list, list, list] = ([], [], [])
+        self._pending_size: int | None = None
+        sa_event.listen(session, "do_orm_execute", self._before_orm_read)
 
-    def _forget(self, _session, _previous) -> None:
+    def _forget(self, _session, previous) -> None:
+        if self.buffered and previous.nested:
+            return  # a buffered log refuses appends in savepoints: the rollback undid none
         self._tail = None
+        self._pending, self._pending_size = ([], [], []), None
+
+    def _before_orm_read(self, state) -> None:
+        if self._pending_size is not None and any(m.class_ in _LOG_MODELS for m in state.all_mappers):
+            self.write_pending()
+
+    def write_pending(self) -> None:
+        """Write the rows buffered appends kept (see ``buffered``)."""
+        if self._pending_size is None:
+            return
+        (entries, nodes, links), size = self._pending, self._pending_size
+        self._pending, self._pending_size = ([], [], []), None
+        conn = self.session.connection()
+        conn.execute(_INSERT_ENTRIES, entries)
+        if nodes:
+            conn.execute(_INSERT_NODES, nodes)
+        if links:
+            conn.execute(_INSERT_LINKS, links)
+        conn.execute(_SET_SIZE, {"size": size})
 
     def head(self) -> int:
         """The size of the log as this transaction sees it, taking the lock if it has not yet."""
@@ -154,6 +182,7 @@ class LogStore:
 
     def size(self, *, lock: bool = False) -> int:
         """Return the number of entries; with *lock*, hold the append lock until commit."""
+        self.write_pending()
         size = self.session.execute(_SIZE_LOCKED if lock else _SIZE).scalar()
         if size is None:
             raise RuntimeError("the log head row is missing: run `flask db upgrade`")
@@ -165,6 +194,7 @@ class LogStore:
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
         """Fetch stored hashes of perfect subtrees: leaves from entries, the rest from nodes."""
+        self.write_pending()
         keys = set(keys)
         found: dict[NodeKey, bytes] = {}
         leaves = [i for level, i in keys if level == 0]
@@ -212,13 +242,16 @@ class LogStore:
     # -- reading entries -----------------------------------------------------------
 
     def entry(self, index: int) -> LogEntry | None:
+        self.write_pending()
         return self.session.get(LogEntry, index)
 
     def entry_by_event_id(self, event_id: str) -> LogEntry | None:
+        self.write_pending()
         return self.session.execute(select(LogEntry).where(LogEntry.event_id == event_id)).scalar()
 
     def chain(self, subject: str) -> list[int]:
         """Return the indexes of *subject*'s events, in order."""
+        self.write_pending()
         return list(
             self.session.execute(
                 select(ChainLink.idx).where(ChainLink.subject == subject).order_by(ChainLink.seq)
@@ -227,6 +260,11 @@ class LogStore:
 
     def chain_heads(self, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
         """Return ``subject -> (seq, idx)`` of each subject's latest event."""
+        self.write_pending()
+        return self._chain_heads(subjects)
+
+    def _chain_heads(self, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
+        # (an append's own lookup: its buffered links are all among the heads it knows)
         subjects = list(set(subjects))
         if not subjects:
             return {}
@@ -260,7 +298,7 @@ class LogStore:
         wanted = {s for e in events for s in e.subjects}
         unknown = wanted - known.keys()
         if unknown:
-            found = self.chain_heads(unknown)
+            found = self._chain_heads(unknown)
             for subject in unknown:
                 known[subject] = found.get(subject, (-1, None))
         # Work on copies: a failure half-way leaves the cached tail as it was.
@@ -303,12 +341,21 @@ class LogStore:
             out.append(Appended(index, leaf, event.event_id, body["recorded_at"], body, raw))
         if not entries:
             return out
-        self.session.execute(_INSERT_ENTRIES, entries)
-        if nodes:
-            self.session.execute(_INSERT_NODES, nodes)
-        if links:
-            self.session.execute(_INSERT_LINKS, links)
-        self.session.execute(_SET_SIZE, {"size": frontier.size})
+        if self.buffered:
+            if self.session.get_nested_transaction() is not None:
+                raise RuntimeError("a buffered log does not append inside a savepoint")
+            pending = self._pending
+            pending[0].extend(entries)
+            pending[1].extend(nodes)
+            pending[2].extend(links)
+            self._pending_size = frontier.size
+        else:
+            self.session.execute(_INSERT_ENTRIES, entries)
+            if nodes:
+                self.session.execute(_INSERT_NODES, nodes)
+            if links:
+                self.session.execute(_INSERT_LINKS, links)
+            self.session.execute(_SET_SIZE, {"size": frontier.size})
         known.update(heads)
         self._tail = (transaction, frontier, known)
         self._locked = None  # superseded by the tail
@@ -334,6 +381,7 @@ class LogStore:
         The root comes from the frontier the last append left when it is still this
         transaction's (no reads); otherwise from the stored nodes, as ``checkpoint``.
         """
+        self.write_pending()
         tail = self._tail
         if tail is not None and tail[0] is self.session.get_transaction():
             frontier = tail[1]

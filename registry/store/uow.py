@@ -68,6 +68,7 @@ class UnitOfWork:
         """Sign a checkpoint for what a batch appended, run the hooks and commit for real."""
         if self.batch:
             self.log.seal(self._size_at_start)
+        self.log.write_pending()
         for hook in self.before_commit:
             hook(self.session)
         self.before_commit.clear()
@@ -82,6 +83,7 @@ class UnitOfWork:
         """Make services' commits flush only and sign one checkpoint at the end."""
         self.batch = True
         self.log.sign_each = False
+        self.log.buffered = True
         self._size_at_start = self.log.head()
 
     def rollback(self) -> None:

@@ -118,3 +118,31 @@ def test_an_unexpected_error_in_one_piece_of_work_reaches_only_its_caller(regist
     a = group.run(lambda uow: note(uow, "test:fine", 2))
     assert a.index == before
     assert size_of(registry) == before + 1
+
+
+def test_a_batch_reads_its_own_buffered_appends(registry):
+    """In a batch the log's rows are written in one go, yet every read in it sees them."""
+    from registry.store.models import LogEntry
+
+    with registry.writing() as uow:
+        uow.start_batch()
+        a = note(uow, "test:buffered", 1)
+        b = note(uow, "test:buffered", 2)
+        # ORM reads of log tables, the log store's own reads
+        assert uow.session.get(LogEntry, b.index).kind == "test_note"
+        assert list(uow.session.scalars(select(ChainLink.idx).where(ChainLink.subject == "test:buffered")
+                                        .order_by(ChainLink.seq))) == [a.index, b.index]
+        c = note(uow, "test:buffered", 3)
+        assert uow.log.chain("test:buffered") == [a.index, b.index, c.index]
+        assert uow.log.size() == c.index + 1
+        # a savepoint would make the buffer unsafe: refused, nothing half-written
+        with pytest.raises(RuntimeError):
+            with uow.session.begin_nested():
+                note(uow, "test:buffered", 4)
+        d = note(uow, "test:buffered", 5)
+        assert d.index == c.index + 1 and d.body["prev"] == {"test:buffered": c.index}
+        uow.finish()
+    with registry.reading() as uow:
+        assert uow.log.chain("test:buffered") == [a.index, b.index, c.index, d.index]
+        assert uow.log.latest_checkpoint().tree_size == d.index + 1
+        assert verify_log(uow.session, registry.hasher, registry.origin, registry.keys.by_id()).ok
