@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, event as sa_event, func, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, event as sa_event, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
@@ -43,16 +43,21 @@ _CHAIN_HEADS = select(_links.c.subject, _links.c.seq, _links.c.idx).where(
 )
 # Proof reads, built once: building a statement per proof cost more than running it.
 _LOG_MODELS = (LogEntry, LogNode, ChainLink, LogHead, SignedCheckpoint)
-_LEAVES = select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(bindparam("ix", expanding=True)))
 
 
 @functools.lru_cache(maxsize=1024)
-def _inner_nodes(levels: tuple[int, ...]):
-    """``level = ? AND idx IN (…)`` per level, OR-ed: SQLite plans a row-value IN as a full
-    scan, while this form uses the primary key on both engines."""
-    return select(LogNode.level, LogNode.idx, LogNode.hash).where(
-        or_(*(and_(LogNode.level == lv, LogNode.idx.in_(bindparam(f"ix{lv}", expanding=True))) for lv in levels))
-    )
+def _nodes_query(levels: tuple[int, ...], leaves: bool):
+    """Stored hashes in one round trip: leaf hashes from entries (``idx IN …``) and, per level,
+    ``level = ? AND idx IN (…)`` OR-ed from nodes (SQLite plans a row-value IN as a full scan,
+    while this form uses the primary key on both engines), as one UNION ALL."""
+    parts = []
+    if leaves:
+        parts.append(select(literal(0, BigInteger).label("level"), LogEntry.idx, LogEntry.leaf_hash.label("hash"))
+                     .where(LogEntry.idx.in_(bindparam("ix0", expanding=True))))
+    if levels:
+        parts.append(select(LogNode.level, LogNode.idx, LogNode.hash).where(
+            or_(*(and_(LogNode.level == lv, LogNode.idx.in_(bindparam(f"ix{lv}", expanding=True))) for lv in levels))))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def utc_now() -> datetime:
@@ -200,15 +205,15 @@ class LogStore:
         leaves = [i for level, i in keys if level == 0]
         inner = [(level, i) for level, i in keys if level > 0]
         conn = self.session.connection()  # Core rows: no ORM work per proof
-        if leaves:
-            rows = conn.execute(_LEAVES, {"ix": leaves})
-            found.update({(0, i): bytes(h) for i, h in rows})
-        if inner:
+        if leaves or inner:
             by_level: dict[int, list[int]] = {}
             for level, i in inner:
                 by_level.setdefault(level, []).append(i)
             levels = tuple(sorted(by_level))
-            rows = conn.execute(_inner_nodes(levels), {f"ix{lv}": by_level[lv] for lv in levels})
+            params = {f"ix{lv}": by_level[lv] for lv in levels}
+            if leaves:
+                params["ix0"] = leaves
+            rows = conn.execute(_nodes_query(levels, bool(leaves)), params)
             found.update({(level, i): bytes(h) for level, i, h in rows})
         missing = keys - found.keys()
         if missing:
