@@ -44,9 +44,10 @@ import datetime
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import and_, bindparam, select, text
 
 from registry.domain import identifiers as ids
 from registry.domain import rules
@@ -164,31 +165,33 @@ class Event:
     raw: bytes
     body: dict
 
-    @property
+    # read again and again while folding: each worked out once
+
+    @cached_property
     def kind(self) -> str:
         return self.body["kind"]
 
-    @property
+    @cached_property
     def org(self) -> str | None:
         return self.body.get("org")
 
-    @property
+    @cached_property
     def user(self) -> str | None:
         return self.body.get("user")
 
-    @property
+    @cached_property
     def data(self) -> dict:
         return self.body.get("data") or {}
 
-    @property
+    @cached_property
     def prev(self) -> dict:
         return self.body.get("prev") or {}
 
-    @property
+    @cached_property
     def effects(self) -> dict:
         return self.data.get("effects") or {}
 
-    @property
+    @cached_property
     def occurred_at(self) -> str:
         return self.body.get("occurred_at") or self.body.get("recorded_at")
 
@@ -224,11 +227,20 @@ def _many(name: str):
 
 
 # The statements of a trace, built once (building a statement costs more than running it on SQLite).
-_LINKS = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.subject.in_(_many("subjects")))
-_LINKS_AT = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.idx.in_(_many("indexes")))
-_PAGE = text("SELECT seq, idx FROM chain_links WHERE subject = :s ORDER BY seq DESC LIMIT :n")
-_PAGE_BEFORE = text("SELECT seq, idx FROM chain_links WHERE subject = :s AND seq < :before ORDER BY seq DESC LIMIT :n")
+# A chain's links come with their entries and whether a correction voided them: one round trip, each
+# row found by primary key (chain_links by subject, log_entries and corrections by index).
+_cl, _le, _co = ChainLink.__table__, LogEntry.__table__, Voided.__table__
+_WITH_ENTRIES = _cl.join(_le, _le.c.idx == _cl.c.idx).outerjoin(
+    _co, and_(_co.c.corrected_index == _cl.c.idx, _co.c.reason == "did_not_occur"))
+_LINKS = select(_cl.c.subject, _cl.c.seq, _cl.c.idx, _le.c.leaf_hash, _le.c.body, _co.c.correction_index).select_from(
+    _WITH_ENTRIES).where(_cl.c.subject.in_(_many("subjects")))
+_JOINED = ("SELECT cl.subject, cl.seq, cl.idx, le.leaf_hash, le.body, co.correction_index FROM chain_links cl "
+           "JOIN log_entries le ON le.idx = cl.idx "
+           "LEFT OUTER JOIN corrections co ON co.corrected_index = cl.idx AND co.reason = 'did_not_occur' ")
+_PAGE = text(_JOINED + "WHERE cl.subject = :s ORDER BY cl.seq DESC LIMIT :n")
+_PAGE_BEFORE = text(_JOINED + "WHERE cl.subject = :s AND cl.seq < :before ORDER BY cl.seq DESC LIMIT :n")
 _LAST_SEQ = text("SELECT seq FROM chain_links WHERE subject = :s ORDER BY seq DESC LIMIT 1")
+_LINKS_AT = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.idx.in_(_many("indexes")))
 _ENTRIES = select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.body).where(LogEntry.idx.in_(_many("indexes")))
 _ORGS = select(*Organisation.__table__.columns).where(Organisation.id.in_(_many("ids")))
 _USERS = select(User.id, User.username).where(User.id.in_(_many("ids")))
@@ -245,10 +257,11 @@ _RANGES: dict[int, object] = {}
 
 
 def _ranges(n: int):
-    """One statement reading *n* ranges ``seq BETWEEN a AND b`` of *n* chains (each a search of the primary key)."""
+    """One statement reading *n* ranges ``seq BETWEEN a AND b`` of *n* chains with their entries (each a search
+    of the primary key)."""
     if n not in _RANGES:
         _RANGES[n] = text(" UNION ALL ".join(
-            f"SELECT subject, seq, idx FROM chain_links WHERE subject = :s{k} AND seq BETWEEN :a{k} AND :b{k}" for k in range(n)))
+            _JOINED + f"WHERE cl.subject = :s{k} AND cl.seq BETWEEN :a{k} AND :b{k}" for k in range(n)))
     return _RANGES[n]
 
 
@@ -259,6 +272,10 @@ class Loader:
         self.session = uow.session
         self.events: dict[int, Event] = {}
         self.links: dict[str, list[tuple[int, int]]] = {}
+        #: corrected index -> correction index (did_not_occur), of the entries read with their links
+        self.voided: dict[int, int] = {}
+        #: entries read with their links (whether voided is known)
+        self.checked: set[int] = set()
         self._orgs: dict[str, object | None] = {}
         self._users: dict[str, object | None] = {}
 
@@ -278,27 +295,39 @@ class Loader:
         return out
 
     def read_links(self, subjects: Iterable[str]) -> None:
-        """Read the whole chains of *subjects* (``(seq, idx)``) into :attr:`links`, without their entries."""
+        """Read the whole chains of *subjects* (``(seq, idx)``) into :attr:`links`, with their entries."""
         missing = [s for s in dict.fromkeys(subjects) if s not in self.links]
         for i in range(0, len(missing), _CHUNK):
             part = missing[i:i + _CHUNK]
             for s in part:
                 self.links[s] = []
-            rows = self.conn.execute(_LINKS, {"subjects": part})
-            for s, seq, idx in rows:
+            for s, seq, idx in self._take(self.conn.execute(_LINKS, {"subjects": part})):
                 self.links[s].append((seq, idx))
             for s in part:
                 self.links[s].sort()
+
+    def _take(self, rows) -> Iterable[tuple[str, int, int]]:
+        """Keep the entries of rows ``(subject, seq, idx, leaf_hash, body, correction_index)``; yield their links."""
+        events, voided, checked = self.events, self.voided, self.checked
+        for s, seq, idx, leaf, body, correction in rows:
+            if idx not in events:
+                raw = bytes(body)
+                events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw.decode("utf-8")))
+            if correction is not None:
+                voided[idx] = correction
+            checked.add(idx)
+            yield s, seq, idx
 
     # bounded reads (each a search of the primary key, bounded by a LIMIT)
 
     def page(self, subject: str, limit: int, before_seq: int | None = None) -> Shown:
         """The newest *limit* links of *subject*'s chain older than *before_seq* (all of them: ``before_seq`` None)."""
         if before_seq is None:
-            rows = self.conn.execute(_PAGE, {"s": subject, "n": limit + 1}).all()
+            rows = [(seq, idx) for _, seq, idx in self._take(self.conn.execute(_PAGE, {"s": subject, "n": limit + 1}))]
             total = rows[0][0] + 1 if rows else 0
         else:
-            rows = self.conn.execute(_PAGE_BEFORE, {"s": subject, "before": before_seq, "n": limit + 1}).all()
+            rows = [(seq, idx) for _, seq, idx in self._take(self.conn.execute(
+                _PAGE_BEFORE, {"s": subject, "before": before_seq, "n": limit + 1}))]
             top = self.conn.execute(_LAST_SEQ, {"s": subject}).scalar()
             total = 0 if top is None else top + 1
         shown = [(s, i) for s, i in reversed(rows[:limit])]
@@ -332,7 +361,7 @@ class Loader:
             params = {}
             for k, (s, a, b) in enumerate(part):
                 params.update({f"s{k}": s, f"a{k}": a, f"b{k}": b})
-            for s, seq, idx in self.conn.execute(_ranges(len(part)), params):
+            for s, seq, idx in self._take(self.conn.execute(_ranges(len(part)), params)):
                 got[s].append((seq, idx))
         out = {}
         for s in wants:
@@ -352,7 +381,7 @@ class Loader:
             rows = self.conn.execute(_ENTRIES, {"indexes": part})
             for idx, leaf, body in rows:
                 raw = bytes(body)
-                self.events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw))
+                self.events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw.decode("utf-8")))
 
     def event(self, index: int) -> Event:
         if index not in self.events:
@@ -650,7 +679,9 @@ def gather(uow: UnitOfWork, loader: Loader, start: Item, *, limit: int = PAGE, b
     parts = [x for x in order if kind_of(x) != "vehicle"]
     shown = {x: shown[x] for x in order}
     chains = {x: [i for _, i in shown[x].links] for x in order}
-    voided = _voided(uow, [i for idxs in chains.values() for i in idxs])
+    every = {i for idxs in chains.values() for i in idxs}
+    voided = {i: loader.voided[i] for i in every if i in loader.voided}
+    voided.update(_voided(uow, [i for i in every if i not in loader.checked]))  # none read without their links, as a rule
     ts = TraceSet(start, vehicles, parts, rows, chains, voided, truncated, shown=shown, omitted=sorted(omitted))
     _fold(loader, ts)
     return ts
@@ -935,6 +966,7 @@ class _Builder:
         self.people: dict[tuple[str, bool], dict] = {}
         self.revealed = False
         self._refs: dict[str | None, dict] = {}
+        self._specs: dict[str, dict] = {}
         #: subject -> open recalls covering it, not remedied (items.open_recalls_of)
         self.open_recalls: dict[str, list[Recall]] = {}
         #: vehicle -> [(part, installation)] of the set
@@ -977,6 +1009,13 @@ class _Builder:
             self.revealed = self.revealed or clear
         return dict(self.people[key])
 
+    def specs(self, model) -> dict | None:
+        if model is None:
+            return None
+        if model.model not in self._specs:
+            self._specs[model.model] = json.loads(model.specs)
+        return dict(self._specs[model.model])
+
     # sections -----------------------------------------------------------------------
 
     def describe(self, ts: TraceSet, s: str) -> dict:
@@ -990,7 +1029,7 @@ class _Builder:
         out = {
             "subject": s, "kind": item.kind, "identifier": item.identifier, "queried": s == ts.start.subject,
             "model": item.model, "maker": self.org_ref(item.maker_org_id),
-            "specs": json.loads(model.specs) if model else None,
+            "specs": self.specs(model),
             "certificate": {"number": cert.number, "status": cert.status, "issued_on": cert.issued_on,
                             "expires_on": cert.expires_on} if cert else None,
             "produced_on": item.produced_on, "batch": item.batch, "state": item.state,
@@ -1258,7 +1297,7 @@ def _flags(b: _Builder, ts: TraceSet, events: list[Event], recalls: dict[str, Re
             judged = False
             for e in chain:
                 if e.kind == "report_incident" and produced and rules.battery_overdue_for_assessment(
-                        produced, assessed_on_at(chain, e.day), e.day):
+                        produced, _assessed_at(ts, s, item, chain, e.day), e.day):
                     flag("battery_past_service_age", s, e.index, f"{name} 生产于 {item.produced_on}，事故时已超过5年且无有效健康评估",
                          f"{item.identifier} (produced {item.produced_on}) was past 5 years without a passed assessment at the incident")
                     judged = True
@@ -1328,6 +1367,17 @@ def _flags(b: _Builder, ts: TraceSet, events: list[Event], recalls: dict[str, Re
         flag("chain_anomaly", s, i, zh, en)
     out.sort(key=lambda f: (f["index"] is None, f["index"] or 0, f["code"], f["subject"] or ""))
     return out
+
+
+def _assessed_at(ts: TraceSet, s: str, item, chain: list[Event], day: datetime.date) -> datetime.date | None:
+    """The passed assessment in force on *day*, from the chain as held; a window without any assessment
+    up to *day* falls back on the item's last passed one, when it is no later than *day*."""
+    found_ = assessed_on_at(chain, day)
+    if found_ is None and not ts.shown[s].complete and not any(e.kind == "assess_battery" and e.day <= day for e in chain):
+        last = _date(item.assessed_on)
+        if last is not None and last <= day:
+            return last
+    return found_
 
 
 def _certified(b: _Builder, flag, subject: str, name: str, identifier: str, model: ProductModel | None, e: Event) -> None:
