@@ -45,6 +45,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import SimpleNamespace
 from typing import Iterable
 
 from sqlalchemy import and_, bindparam, select, text
@@ -57,6 +58,7 @@ from registry.services import items as found
 from registry.services.vault import person_view
 from registry.store.models import (
     Certificate,
+    Person,
     ChainLink,
     Item,
     LogEntry,
@@ -249,7 +251,10 @@ _ITEMS = select(*Item.__table__.columns, select(ChainLink.seq).where(ChainLink.s
                 ).where(Item.subject.in_(_many("subjects")))
 _VOIDED = select(Voided.corrected_index, Voided.correction_index).where(
     Voided.corrected_index.in_(_many("indexes")), Voided.reason == "did_not_occur")
-_MODELS = select(*ProductModel.__table__.columns).where(ProductModel.model.in_(_many("names")))
+_pm, _cert = ProductModel.__table__, Certificate.__table__
+#: models with their certificates, in one statement (columns m_… and c_…)
+_MODELS = select(*(c.label(f"m_{c.name}") for c in _pm.columns), *(c.label(f"c_{c.name}") for c in _cert.columns)).select_from(
+    _pm.outerjoin(_cert, _cert.c.number == _pm.c.certificate)).where(_pm.c.model.in_(_many("names")))
 _CERTIFICATES = select(*Certificate.__table__.columns).where(Certificate.number.in_(_many("numbers")))
 _APPROVALS = select(ModelApproval.vehicle_model, ModelApproval.part_model).where(ModelApproval.vehicle_model.in_(_many("models")))
 
@@ -800,8 +805,11 @@ class Facts:
         for i in range(0, len(want), _CHUNK):
             part = want[i:i + _CHUNK]
             self._models.update(dict.fromkeys(part))
-            for row in conn.execute(_MODELS, {"names": part}):
-                self._models[row.model] = row
+            for row in conn.execute(_MODELS, {"names": part}).mappings():
+                model = SimpleNamespace(**{c.name: row[f"m_{c.name}"] for c in _pm.columns})
+                self._models[model.model] = model
+                if row["c_number"] is not None:
+                    self._certs[row["c_number"]] = SimpleNamespace(**{c.name: row[f"c_{c.name}"] for c in _cert.columns})
         certs = sorted({m.certificate for m in self._models.values() if m is not None and m.certificate} - set(self._certs))
         if certs:
             self._certs.update(dict.fromkeys(certs))
@@ -966,6 +974,8 @@ class _Builder:
         self.people: dict[tuple[str, bool], dict] = {}
         self.revealed = False
         self._refs: dict[str | None, dict] = {}
+        #: rows read ahead for this answer, held so that the session's identity map keeps them
+        self.held: list = []
         self._specs: dict[str, dict] = {}
         #: subject -> open recalls covering it, not remedied (items.open_recalls_of)
         self.open_recalls: dict[str, list[Recall]] = {}
@@ -1139,6 +1149,11 @@ def build(uow: UnitOfWork, actor: Actor, q: str, case_number: str | None = None,
     subjects = {s: b.describe(ts, s) for s in ts.subjects}
     primary = start.subject if start.kind == "vehicle" else (start.installed_in or _last_vehicle(ts, start.subject))
 
+    # every owner the answer names, in one statement (person_view then finds each in the session)
+    owners_named = {x.split(":", 1)[1] for e in live for x in (e.data.get("buyer"), e.data.get("owner"), e.data.get("to"),
+                                                              e.data.get("from")) if isinstance(x, str) and x.startswith("owner:")}
+    if len(owners_named) > 1:
+        b.held = list(uow.session.execute(select(Person).where(Person.pseudonym.in_(sorted(owners_named)))).scalars())
     sales, registrations, incidents = [], [], []
     for e in live:
         if e.kind == "sell":
