@@ -716,6 +716,8 @@ def main(argv=None) -> int:
                     help="traces per sample (default 200 quick, 1,000 full: at today's trace latency 10,000 take hours)")
     ap.add_argument("--trace-engines", default="sqlite,pg",
                     help="engines for the trace stage among sqlite, pg (a throwaway PostgreSQL; skipped without its binaries)")
+    ap.add_argument("--http-clients", type=int, default=10, help="concurrent loopback clients of the http stage (default 10)")
+    ap.add_argument("--http-seconds", type=float, default=None, help="seconds of load per measurement in the http stage (5 quick, 20 full)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = ap.parse_args(argv)
     q = args.quick
@@ -739,7 +741,7 @@ def main(argv=None) -> int:
         ({"append", "proof", "verify"}, lambda: stage_log(work, sizes["log"], sizes["proof_samples"], args.proofs_db), "append"),
         ({"label"}, lambda: stage_labels(sizes["labels"]), "label"),
         ({"trace"}, lambda: stage_trace(work, sizes["trace_sizes"], sizes["trace_queries"], sizes["trace_engines"]), "trace"),
-        ({"http"}, lambda: stage_http(work, sizes["http_city"], sizes["http_seconds"], concurrency=10, proof_samples=500), "http"),
+        ({"http"}, lambda: stage_http(work, sizes["http_city"], args.http_seconds or sizes["http_seconds"], concurrency=args.http_clients, proof_samples=500), "http"),
     ]
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
