@@ -14,12 +14,12 @@ subject) and primary-key reads of log entries and projections.
 The work of one answer is bounded, whatever the size of the log and of a fleet
 (docs/TRACE.md "Bounds and paging"): the queried item's own chain is shown
 newest first, :data:`PAGE` events at a time (``next`` pages to older ones);
-every other item of the set is shown whole when its chain is short
-(:data:`WHOLE` events), else only the :data:`WINDOW` newest events of its
-*tenure* with the queried item (the events between the first and the last one
-of the shown page that link the two; open-ended while they are still bound);
-at most :data:`RELATED_VEHICLES` vehicles and :data:`RELATED_PARTS` parts,
-the most recent first, the rest listed in ``omitted``. Whatever is cut says so
+every other item of the set is shown whole when its chain is short (see
+:data:`WHOLE`), else only the :data:`WINDOW` newest events of its *tenure*
+with the queried item (the events between the first and the last one of the
+shown page that link the two; open-ended while they are still bound); at most
+:data:`RELATED_VEHICLES` vehicles and :data:`RELATED_PARTS` parts, the most
+recent first, the rest listed in ``omitted``. Whatever is cut says so
 (``truncated``, ``page``, each subject's ``chain``). A fixed number of queries
 answers, however many items: chains and windows in a few statements, recalls,
 remedies, models, certificates, approvals, organisations and users each in one.
@@ -44,7 +44,6 @@ import datetime
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from types import SimpleNamespace
 from typing import Iterable
 
@@ -80,15 +79,16 @@ MAX_SUBJECTS = 400
 #: Bounds of one traceback (:func:`gather`), whatever the size of the log or of a fleet:
 #: events of the queried item's own chain per page (newest first; ``next`` pages on),
 PAGE = 200
-#: a related item's chain shown whole up to this many events, while the related items' whole
+#: a related item's chain shown whole when no longer than WINDOW, or (a queried vehicle's parts, a
+#: queried part's primary vehicle and that vehicle's parts) up to WHOLE events while their whole
 #: chains add up to no more than RELATED_EVENTS (the most recent items first),
 WHOLE = 50
-RELATED_EVENTS = 100
-#: else this many of its newest events within its tenure with the queried item,
+RELATED_EVENTS = 50
+#: else the WINDOW newest of its events within its tenure with the queried item,
 WINDOW = 10
 #: and this many related vehicles and parts (the most recent first; the rest in ``omitted``).
 RELATED_VEHICLES = 10
-RELATED_PARTS = 20
+RELATED_PARTS = 10
 _CHUNK = 900
 #: Subqueries per UNION ALL statement (SQLite allows 500 terms in a compound select).
 _UNION = 100
@@ -158,44 +158,23 @@ def ident_of(subject: str) -> str:
 # --- reading the log ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Event:
-    """One log entry with its parsed body."""
+    """One log entry with its parsed body (its fields read once: a trace reads them again and again)."""
 
-    index: int
-    leaf_hash: bytes
-    raw: bytes
-    body: dict
+    __slots__ = ("index", "leaf_hash", "raw", "body", "kind", "org", "user", "data", "prev", "effects", "occurred_at")
 
-    # read again and again while folding: each worked out once
-
-    @cached_property
-    def kind(self) -> str:
-        return self.body["kind"]
-
-    @cached_property
-    def org(self) -> str | None:
-        return self.body.get("org")
-
-    @cached_property
-    def user(self) -> str | None:
-        return self.body.get("user")
-
-    @cached_property
-    def data(self) -> dict:
-        return self.body.get("data") or {}
-
-    @cached_property
-    def prev(self) -> dict:
-        return self.body.get("prev") or {}
-
-    @cached_property
-    def effects(self) -> dict:
-        return self.data.get("effects") or {}
-
-    @cached_property
-    def occurred_at(self) -> str:
-        return self.body.get("occurred_at") or self.body.get("recorded_at")
+    def __init__(self, index: int, leaf_hash: bytes, raw: bytes, body: dict):
+        self.index = index
+        self.leaf_hash = leaf_hash
+        self.raw = raw
+        self.body = body
+        self.kind: str = body["kind"]
+        self.org: str | None = body.get("org")
+        self.user: str | None = body.get("user")
+        self.data: dict = body.get("data") or {}
+        self.prev: dict = body.get("prev") or {}
+        self.effects: dict = self.data.get("effects") or {}
+        self.occurred_at: str = body.get("occurred_at") or body.get("recorded_at")
 
     @property
     def day(self) -> datetime.date:
@@ -645,16 +624,20 @@ def gather(uow: UnitOfWork, loader: Loader, start: Item, *, limit: int = PAGE, b
             omitted.extend(x for x in wants if x not in keep)
         return keep
 
-    def read(wants: dict[str, tuple[int | None, int | None]]) -> None:
-        """Hold each wanted item's chain: whole when short and within the budget (or *whole*), else its window."""
+    def read(wants: dict[str, tuple[int | None, int | None]], budgeted: Iterable[str] | None = None) -> None:
+        """Hold each wanted item's chain: whole when no longer than a window, or (the *budgeted* ones: all by
+        default) when short and within the budget; else its window. *whole*: every one whole."""
         nonlocal truncated, budget
         rows.update(_items(uow, [x for x in wants if x not in rows]))
         totals = {x: rows[x].last_seq + 1 if rows[x].last_seq is not None else 0 for x in wants if x in rows}
+        may = set(wants if budgeted is None else budgeted)
         held, windows = [], {}
         for x in wants:
             if x not in rows:
                 continue
-            if whole or (totals[x] <= WHOLE and totals[x] <= budget):
+            if whole or totals[x] <= WINDOW:
+                held.append(x)
+            elif x in may and totals[x] <= WHOLE and totals[x] <= budget:
                 held.append(x)
                 budget -= totals[x]
             else:
@@ -672,7 +655,8 @@ def gather(uow: UnitOfWork, loader: Loader, start: Item, *, limit: int = PAGE, b
     else:
         spans = _spans(events(S), S, _vehicles_of_part)
         first = pick(spans, (start.installed_in,), RELATED_VEHICLES)
-        read(first)
+        # its primary vehicle (the one it is in, else the last) may be held whole; the others by their windows
+        read(first, budgeted=list(first)[:1])
         primary = next((v for v in first if v in shown), None)
         if primary is not None:
             # the set it belongs to: every battery and charger its vehicle had (as far as that vehicle's chain is held)
