@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import BigInteger, and_, bindparam, event as sa_event, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import bindparam, event as sa_event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from registry.ledger import Checkpoint, Frontier, Hasher, canonical_bytes
@@ -45,19 +44,22 @@ _CHAIN_HEADS = select(_links.c.subject, _links.c.seq, _links.c.idx).where(
 _LOG_MODELS = (LogEntry, LogNode, ChainLink, LogHead, SignedCheckpoint)
 
 
-@functools.lru_cache(maxsize=1024)
-def _nodes_query(levels: tuple[int, ...], leaves: bool):
+def _nodes_sql(by_level: dict[int, list[int]], leaves: list[int]) -> str:
     """Stored hashes in one round trip: leaf hashes from entries (``idx IN …``) and, per level,
-    ``level = ? AND idx IN (…)`` OR-ed from nodes (SQLite plans a row-value IN as a full scan,
-    while this form uses the primary key on both engines), as one UNION ALL."""
+    ``level = n AND idx IN (…)`` OR-ed from nodes (SQLite plans a row-value IN as a full scan,
+    while this form uses the primary key on both engines), as one UNION ALL.
+
+    The indexes are the tree's own integers, written into the text (``int`` of each, so nothing
+    else can reach it): binding an expanding IN costs more than the search itself at 10^7 entries."""
     parts = []
     if leaves:
-        parts.append(select(literal(0, BigInteger).label("level"), LogEntry.idx, LogEntry.leaf_hash.label("hash"))
-                     .where(LogEntry.idx.in_(bindparam("ix0", expanding=True))))
-    if levels:
-        parts.append(select(LogNode.level, LogNode.idx, LogNode.hash).where(
-            or_(*(and_(LogNode.level == lv, LogNode.idx.in_(bindparam(f"ix{lv}", expanding=True))) for lv in levels))))
-    return parts[0] if len(parts) == 1 else union_all(*parts)
+        parts.append(f"SELECT 0 AS level, idx, leaf_hash AS hash FROM log_entries "
+                     f"WHERE idx IN ({', '.join(str(int(i)) for i in leaves)})")
+    if by_level:
+        ors = " OR ".join(f"(level = {int(lv)} AND idx IN ({', '.join(str(int(i)) for i in ix)}))"
+                          for lv, ix in sorted(by_level.items()))
+        parts.append(f"SELECT level, idx, hash FROM log_nodes WHERE {ors}")
+    return " UNION ALL ".join(parts)
 
 
 def utc_now() -> datetime:
@@ -209,11 +211,7 @@ class LogStore:
             by_level: dict[int, list[int]] = {}
             for level, i in inner:
                 by_level.setdefault(level, []).append(i)
-            levels = tuple(sorted(by_level))
-            params = {f"ix{lv}": by_level[lv] for lv in levels}
-            if leaves:
-                params["ix0"] = leaves
-            rows = conn.execute(_nodes_query(levels, bool(leaves)), params)
+            rows = conn.exec_driver_sql(_nodes_sql(by_level, leaves))
             found.update({(level, i): bytes(h) for level, i, h in rows})
         missing = keys - found.keys()
         if missing:
