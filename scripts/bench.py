@@ -21,13 +21,13 @@ Stages (sizes: --quick / full):
   a bare chained SHA-256 loop over the same bodies.
 * **label** — ``render_many_png`` beside the zxing-cpp QR writer + PNG (scripts/bench_labels.py).
 * **trace** — a city written through the services (scripts/make_city.py) to two sizes
-  (4,000 and 12,000 / 10,000 and 100,000 events), on SQLite and on a throwaway PostgreSQL
-  (``trace_pg_…``; --trace-engines); the same fixed sample of queries (200 / 1,000) through
+  (4,000 and 12,000 / 100,000 and 1,000,000 events; --trace-sizes), on SQLite and on a throwaway
+  PostgreSQL (``trace_pg_…``; --trace-engines); the same fixed sample of queries (200 / 10,000) through
   ``registry.services.trace.trace`` at each size, and a sample drawn afresh, beside the storage
   floor: the item row, its whole chain and its bodies read with the bare driver. The city's
   batched rate through the services is a figure too.
 * **append (HTTP)** — a throwaway PostgreSQL (fsync and synchronous_commit on), a small city,
-  ``scripts/serve`` (gunicorn, 2 × cores + 1 workers), then a loopback load generator: POST
+  ``scripts/serve`` (gunicorn, one gthread worker per core × 16 threads: group commit), then a loopback load generator: POST
   /api/v1/events (repairs of registered vehicles) beside GET /api/v1/ping on the same server
   with the same concurrency; inclusion proofs over HTTP beside sequential pings. Skipped with a
   reason when there are no PostgreSQL binaries.
@@ -713,7 +713,7 @@ def main(argv=None) -> int:
                     help="reuse a log built by scripts/bench_proofs.py (its --db) instead of building one")
     ap.add_argument("--trace-sizes", default="", help="city sizes for the trace stage, e.g. 10000,100000")
     ap.add_argument("--trace-queries", type=int, default=None,
-                    help="traces per sample (default 200 quick, 1,000 full: at today's trace latency 10,000 take hours)")
+                    help="traces per sample (default 200 quick, 10,000 full)")
     ap.add_argument("--trace-engines", default="sqlite,pg",
                     help="engines for the trace stage among sqlite, pg (a throwaway PostgreSQL; skipped without its binaries)")
     ap.add_argument("--http-clients", type=int, default=10, help="concurrent loopback clients of the http stage (default 10)")
@@ -727,8 +727,8 @@ def main(argv=None) -> int:
         "log": 100_000 if q else 1_000_000,
         "proof_samples": 1000 if q else 2000,
         "labels": 600 if q else 4000,
-        "trace_sizes": tuple(int(x) for x in args.trace_sizes.split(",")) if args.trace_sizes else (4_000, 12_000) if q else (10_000, 100_000),
-        "trace_queries": args.trace_queries or (200 if q else 1_000),
+        "trace_sizes": tuple(int(x) for x in args.trace_sizes.split(",")) if args.trace_sizes else (4_000, 12_000) if q else (100_000, 1_000_000),
+        "trace_queries": args.trace_queries or (200 if q else 10_000),
         "trace_engines": tuple(e.strip() for e in args.trace_engines.split(",") if e.strip()),
         "http_city": 1_500 if q else 10_000,
         "http_seconds": 5.0 if q else 20.0,
