@@ -35,6 +35,23 @@ def _pg_url(dbname: str) -> str:
     return make_url(normalise_database_url(PG_URL)).set(database=dbname).render_as_string(hide_password=False)
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request, monkeypatch):
+    """Users made by tests get one-round PBKDF2 password hashes.
+
+    The product hashes with werkzeug's scrypt (≈ 0.15 s a hash, and again at every
+    sign-in: slow on purpose), which made the suite spend most of its time making
+    organisations' users and their tokens. Checking verifies whatever method a hash
+    names, so sign-in stays the real code path. A test marked ``real_passwords``
+    keeps scrypt (tests/e2e/test_access.py checks the product's hashes)."""
+    if request.node.get_closest_marker("real_passwords"):
+        return
+    from werkzeug import security
+
+    monkeypatch.setattr("registry.services.orgs.generate_password_hash",
+                        lambda password: security.generate_password_hash(password, "pbkdf2:sha256:1"))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     """Migrate one template database per session; each test gets a copy."""

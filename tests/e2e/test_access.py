@@ -33,6 +33,19 @@ def test_an_expired_or_unknown_token_is_401(client, app, registry, admin_token):
     assert r.status_code == 401 and r.mimetype == "application/problem+json"
 
 
+@pytest.mark.real_passwords
+def test_passwords_are_stored_as_scrypt_hashes_and_sign_in_checks_them(client, registry, admin_token):
+    from sqlalchemy import select
+
+    from registry.store.models import User
+
+    with registry.reading() as uow:
+        stored = uow.session.execute(select(User.password_hash).where(User.username == "root")).scalar_one()
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+    assert client.post("/api/v1/tokens", json={"username": "root", "password": PASSWORD + "x"}).status_code == 401
+    assert client.post("/api/v1/tokens", json={"username": "root", "password": PASSWORD}).status_code == 201
+
+
 def test_tokens_are_stored_hashed(client, registry, admin_token):
     from sqlalchemy import select
 
