@@ -542,9 +542,13 @@ async def _request(port: int, raw: bytes) -> tuple[int, float]:
     return status, took
 
 
-async def _load(port: int, make: Callable[[int], bytes], concurrency: int, seconds: float, warmup: float = 1.0):
-    """Run *concurrency* clients for warmup + seconds; return (requests/s, latencies in ms, statuses)."""
+async def _load(port: int, make: Callable[[int], bytes], concurrency: int, seconds: float, warmup: float = 1.0,
+                counts: dict | None = None):
+    """Run *concurrency* clients for warmup + seconds; return (requests/s, latencies in ms, statuses).
+    *counts*, when given, gets ``all``: every request answered, warm-up included (for CPU per request)."""
     counter = iter(range(10**12))
+    counts = {} if counts is None else counts
+    counts["all"] = 0
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -556,12 +560,62 @@ async def _load(port: int, make: Callable[[int], bytes], concurrency: int, secon
             if now >= stop_at:
                 return
             status, took = await _request(port, make(next(counter)))
+            counts["all"] += 1
             if now >= measure_from:
                 latencies.append(took * 1e3)
                 statuses[status] = statuses.get(status, 0) + 1
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return len(latencies) / seconds, latencies, statuses
+
+
+def _proc_ticks(pid: int) -> tuple[int, int]:
+    """(parent pid, CPU clock ticks of *pid*: its own and its reaped children's, user and system)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), sum(int(x) for x in fields[11:15])
+
+
+class CpuMeter:
+    """CPU time spent by the server's processes, PostgreSQL's and this process (the load generator)
+    between two readings, from /proc (Linux): what one request costs each of them."""
+
+    def __init__(self, server_pid: int, postmaster_pid: int):
+        self.roots = {"app": server_pid, "db": postmaster_pid}
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def _read(self) -> dict[str, float]:
+        procs = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    procs[int(entry)] = _proc_ticks(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        out = {}
+        for name, root in self.roots.items():
+            tree, grew = {root}, True
+            while grew:
+                more = {p for p, (ppid, _) in procs.items() if ppid in tree} - tree
+                tree |= more
+                grew = bool(more)
+            out[name] = sum(procs[p][1] for p in tree if p in procs) / self.hz
+        t = os.times()
+        out["generator"] = t.user + t.system
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        out["machine"] = (sum(cpu) - cpu[3] - cpu[4]) / self.hz  # all but idle and iowait
+        return out
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request since start(), by group; ``other``: the rest of the machine."""
+        end = self._read()
+        ms = {k: (end[k] - self._start[k]) * 1e3 / max(requests, 1) for k in end}
+        ms["other"] = max(0.0, ms["machine"] - ms["app"] - ms["db"] - ms["generator"])
+        return {k: round(v, 3) for k, v in ms.items()}
 
 
 def http_request(method: str, path: str, body: dict | None = None, token: str | None = None) -> bytes:
@@ -619,7 +673,11 @@ def stage_http(work: Path, city_events: int, seconds: float, concurrency: int, p
 
         ping = http_request("GET", "/api/v1/ping")
         log(f"[http] {concurrency} clients for {seconds:g} s each: GET /api/v1/ping, then POST /api/v1/events (gunicorn, {workers} workers x {threads} threads)")
-        noop_rate, noop_lat, noop_st = asyncio.run(_load(port, lambda i: ping, concurrency, seconds))
+        postmaster = int((pg.folder / "data" / "postmaster.pid").read_text().split()[0])
+        meter, counts = CpuMeter(server.pid, postmaster), {}
+        meter.start()
+        noop_rate, noop_lat, noop_st = asyncio.run(_load(port, lambda i: ping, concurrency, seconds, counts=counts))
+        noop_cpu = meter.per_request(counts["all"])
 
         def repair(i: int) -> bytes:
             return http_request("POST", "/api/v1/events", {"kind": "repair", "vehicle": vehicles[i % len(vehicles)],
@@ -627,7 +685,9 @@ def stage_http(work: Path, city_events: int, seconds: float, concurrency: int, p
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/log/checkpoint") as r:
             size_before = int(r.read().decode().split("\n")[1])
-        rate, lat, st = asyncio.run(_load(port, repair, concurrency, seconds))
+        meter.start()
+        rate, lat, st = asyncio.run(_load(port, repair, concurrency, seconds, counts=counts))
+        cpu = meter.per_request(counts["all"])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/log/checkpoint") as r:
             size_after = int(r.read().decode().split("\n")[1])
         bad = {k: v for k, v in st.items() if k != 201}
@@ -638,6 +698,14 @@ def stage_http(work: Path, city_events: int, seconds: float, concurrency: int, p
                     "baseline: GET /api/v1/ping on the same server, same clients; the load generator shares the 2 cores")
         figure("append_http_p50", percentile(lat, 50), "ms", percentile(noop_lat, 50))
         figure("append_http_p99", percentile(lat, 99), "ms", percentile(noop_lat, 99), goal="< 50 ms", met=percentile(lat, 99) < 50)
+        # what bounds the rate on this machine: CPU per event (server, PostgreSQL, load generator) against the cores
+        spent = cpu["app"] + cpu["db"] + cpu["generator"]
+        figure("append_http_cpu_ms_per_event", spent, "ms", noop_cpu["app"] + noop_cpu["db"] + noop_cpu["generator"],
+               by_group=cpu, noop_by_group=noop_cpu, cores=os.cpu_count(),
+               cpu_bound_events_per_s=round((os.cpu_count() or 1) * 1e3 / spent, 1) if spent else None,
+               note="CPU time per answered request (warm-up included) of gunicorn's processes (app), PostgreSQL's (db) and the "
+                    "load generator, from /proc; baseline: the same per GET /ping; cores x 1000 / value = the rate these "
+                    "cores could sustain if nothing waited")
 
         # the same repairs, 50 to a request through POST /events/batch (one lock, one commit, one checkpoint each)
         per = 50
