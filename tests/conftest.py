@@ -35,6 +35,13 @@ def _pg_url(dbname: str) -> str:
     return make_url(normalise_database_url(PG_URL)).set(database=dbname).render_as_string(hide_password=False)
 
 
+def unavailable(reason: str) -> None:
+    """A tool or font a test needs is missing: skip here, fail under CI=true (CI installs it)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required on CI)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(request, monkeypatch):
     """Users made by tests get one-round PBKDF2 password hashes.

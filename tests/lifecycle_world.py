@@ -1,7 +1,7 @@
 """Helpers for the lifecycle HTTP tests: a small world of organisations and a catalogue, built over HTTP.
 
-Import the ``cheap_passwords`` and ``world`` fixtures into a test module to use them
-(``from tests.lifecycle_world import cheap_passwords, world  # noqa: F401``).
+Import the ``world`` fixture into a test module to use them
+(``from tests.lifecycle_world import world  # noqa: F401``; test users' passwords are cheap everywhere, see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 
 import pytest
 from stdnum.cn import ric
-from werkzeug import security
 
 from tests.conftest import auth
 
@@ -61,13 +60,6 @@ def resident_id(prefix17: str = "33020619900101123") -> str:
 
 def person(n: int = 1, name: str = "张三") -> dict:
     return {"name": name, "id_number": resident_id(f"33020619900101{n:03d}"), "phone": f"138{n:08d}"}
-
-
-@pytest.fixture
-def cheap_passwords(monkeypatch):
-    """Hash test users' passwords with one PBKDF2 round: creating a dozen organisations costs nothing."""
-    fast = lambda password: security.generate_password_hash(password, "pbkdf2:sha256:1")  # noqa: E731
-    monkeypatch.setattr("registry.services.orgs.generate_password_hash", fast)
 
 
 class World:
@@ -188,5 +180,5 @@ class World:
 
 
 @pytest.fixture
-def world(client, make_org, make_catalogue, admin_token, cheap_passwords):
+def world(client, make_org, make_catalogue, admin_token):
     return World(client, make_org, make_catalogue, admin_token)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import io
-import os
 import shutil
 import subprocess
 import zipfile
@@ -13,7 +12,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.conftest import auth
+from tests.conftest import auth, unavailable
 
 pytestmark = pytest.mark.db
 
@@ -31,9 +30,7 @@ def resolve(client, payload: str) -> dict:
 
 def pdf_pages(pdf: bytes, tmp_path, dpi: int = 200) -> list[str]:
     if shutil.which("pdftoppm") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pdftoppm is missing on CI: apt-get install -y poppler-utils")
-        pytest.skip("pdftoppm not installed (apt-get install -y poppler-utils)")
+        unavailable("pdftoppm not installed (apt-get install -y poppler-utils)")
     (tmp_path / "sheet.pdf").write_bytes(pdf)
     subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(tmp_path / "sheet.pdf"), str(tmp_path / "page")], check=True, timeout=120)
     return sorted(glob.glob(str(tmp_path / "page*.png")))

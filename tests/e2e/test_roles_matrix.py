@@ -12,10 +12,10 @@ import pytest
 
 from registry.domain.roles import ORG_KINDS, RECORDED_BY
 from tests.conftest import auth, next_serial
-from tests.lifecycle_world import DOMAIN_TABLE, cheap_passwords, person, world  # noqa: F401
+from tests.lifecycle_world import DOMAIN_TABLE, person, world  # noqa: F401
 from tests.lifecycle_world import ORG_KINDS as KINDS
 
-pytestmark = [pytest.mark.db, pytest.mark.usefixtures("cheap_passwords")]
+pytestmark = pytest.mark.db
 
 #: Kinds recorded through their own endpoint (POST /events points there).
 DEDICATED = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import auth, next_serial
-from tests.lifecycle_world import cheap_passwords, person, world  # noqa: F401
+from tests.lifecycle_world import person, world  # noqa: F401
 
-pytestmark = [pytest.mark.db, pytest.mark.usefixtures("cheap_passwords")]
+pytestmark = pytest.mark.db
 
 
 def codes(answer: dict) -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import io
-import os
 import shutil
 import string
 import subprocess
@@ -46,6 +45,8 @@ from registry.labels.render import (
     roll_zpl,
     sheet_pdf,
 )
+
+from tests.conftest import unavailable
 
 B36 = string.digits + string.ascii_uppercase
 IDENT_ALPHABET = B36 + "-"
@@ -425,7 +426,7 @@ def test_a_label_png_carries_its_print_resolution():
 
 def test_the_kind_is_printed_in_chinese_when_a_cjk_font_is_installed():
     if render.find_cjk_font() is None:
-        pytest.skip("no CJK font: run scripts/install_fonts")
+        unavailable("no CJK font: run scripts/install_fonts")
     assert render.kind_caption("battery") == KIND_ZH["battery"] == "蓄电池"
 
 
@@ -482,9 +483,7 @@ def test_a_label_svg_is_well_formed_with_the_qr_as_a_path_and_the_text():
 
 def _pdf_pages_as_png(pdf: bytes, tmp_path, dpi: int) -> list[str]:
     if shutil.which("pdftoppm") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pdftoppm is missing on CI: apt-get install -y poppler-utils")
-        pytest.skip("pdftoppm not installed (apt-get install -y poppler-utils)")
+        unavailable("pdftoppm not installed (apt-get install -y poppler-utils)")
     (tmp_path / "sheet.pdf").write_bytes(pdf)
     subprocess.run(
         ["pdftoppm", "-r", str(dpi), "-png", str(tmp_path / "sheet.pdf"), str(tmp_path / "page")],
