@@ -398,14 +398,14 @@ class City:
     def batch(self, uow, size: int) -> None:
         """Record about *size* events: new bikes while the city is young, then mostly life on the road."""
         self.batch_no += 1
-        start = uow.log.size()
+        start = uow.log.head()
         on_road = len(self.private) + sum(len(f) for f in self.fleets)
         young = on_road < 2000
         new_private = max(1, size // (20 if young else 60))
         new_fleet = max(1, size // (100 if young else 400))
         self.new_private_bikes(uow, new_private)
         self.new_fleet_bikes(uow, new_fleet)
-        while uow.log.size() - start < size:
+        while uow.log.head() - start < size:
             r = self.rng.random()
             if r < 0.55:
                 if not self.fleet_swap(uow):
