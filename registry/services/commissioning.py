@@ -21,7 +21,7 @@ from registry.services.projections import applies_to
 from registry.services.recording import record_many
 from registry.store.log import NewEvent
 from registry.store.models import Item, ProductModel
-from registry.store.uow import UnitOfWork
+from registry.store.uow import UnitOfWork, hold
 
 FIELDS = ("kind", "identifier", "model", "produced_on", "batch")
 #: Earliest production date accepted (the registry codes e-bikes of this century).
@@ -260,23 +260,23 @@ def commission_items(uow: UnitOfWork, actor: Actor, items: Sequence[object], *, 
 @applies_to("commission")
 def _item_commissioned(session: Session, index: int, body: dict) -> None:
     data = body["data"]
-    session.add(
-        Item(
-            subject=subject(data["kind"], data["identifier"]),
-            kind=data["kind"],
-            identifier=data["identifier"],
-            model=data["model"],
-            maker_org_id=body["org"],
-            produced_on=data["produced_on"],
-            batch=data.get("batch"),
-            state="commissioned",
-            holder_org_id=body["org"],
-            reused=bool(data.get("reused")),
-            legacy=False,
-            backfilled=False,
-            stolen=False,
-            code=data["payload"],
-            commissioned_index=index,
-            last_index=index,
-        )
+    item = Item(
+        subject=subject(data["kind"], data["identifier"]),
+        kind=data["kind"],
+        identifier=data["identifier"],
+        model=data["model"],
+        maker_org_id=body["org"],
+        produced_on=data["produced_on"],
+        batch=data.get("batch"),
+        state="commissioned",
+        holder_org_id=body["org"],
+        reused=bool(data.get("reused")),
+        legacy=False,
+        backfilled=False,
+        stolen=False,
+        code=data["payload"],
+        commissioned_index=index,
+        last_index=index,
     )
+    session.add(item)
+    hold(session, item)  # a batch ships what it commissioned without flushing to find it

@@ -12,7 +12,7 @@ from registry.domain.identifiers import ITEM_KINDS, InvalidIdentifier, guess_kin
 from registry.labels import InvalidCode, token_from_payload, verify_token
 from registry.services import facts
 from registry.store.models import Item, Organisation, ProductModel, Recall
-from registry.store.uow import UnitOfWork
+from registry.store.uow import UnitOfWork, held_item
 
 #: A payload whose "//" a proxy or client merged ("http:/host/c/TOKEN"): the token is still its last segment.
 _LOOSE_PAYLOAD = re.compile(r"/c/([0-9A-Za-z]+)/?$", re.ASCII)
@@ -130,7 +130,8 @@ def find_item(uow: UnitOfWork, value: str, kind: str | None = None, *, field: st
     if kind is None:
         return _by_identifier(uow, value, field)
     identifier = item_identifier(kind, value, legacy=True, field=field)
-    item = uow.session.get(Item, subject(kind, identifier))
+    subj = subject(kind, identifier)
+    item = held_item(uow.session, subj) or uow.session.get(Item, subj)
     if item is None:
         raise item_not_found(field)
     return item
@@ -260,12 +261,19 @@ def recall_covers(recall: Recall, item, certificate: str | None) -> bool:
     return True
 
 
+def _core(uow: UnitOfWork):
+    """The session's connection for a Core read, after writing out what the ORM holds (a batch
+    flushes only when something reads: see ``UnitOfWork.commit``)."""
+    uow.session.flush()
+    return uow.session.connection()
+
+
 def model_certificates(uow: UnitOfWork, models) -> dict[str, str | None]:
     """Return ``model -> its certificate number`` for *models* (one query)."""
     names = sorted({m for m in models if m})
     if not names:
         return {}
-    return dict(uow.session.connection().execute(
+    return dict(_core(uow).execute(
         select(ProductModel.model, ProductModel.certificate).where(ProductModel.model.in_(names))).all())
 
 
@@ -303,7 +311,7 @@ def covering_recalls_of(uow: UnitOfWork, items, certificates: dict[str, str | No
     certs = sorted({c for m in models if (c := certificates.get(m))})
     if open_only not in _COVERING:
         _COVERING[open_only] = _covering_statement(open_only)
-    recalls = uow.session.connection().execute(_COVERING[open_only], {"models": sorted(models), "certificates": certs}).all()
+    recalls = _core(uow).execute(_COVERING[open_only], {"models": sorted(models), "certificates": certs}).all()
     if not recalls:
         return out
     # most recalls name a batch: an item need only be held against those of its own batch and the batchless
@@ -342,7 +350,7 @@ def open_recalls_of(uow: UnitOfWork, items, certificates: dict[str, str | None] 
         return covering
     ids = sorted({r.id for s in wanted for r in covering[s]})
     done: set[tuple[str, str]] = set()
-    conn = uow.session.connection()
+    conn = _core(uow)
     for i in range(0, len(wanted), 500):
         done.update((r, s) for r, s in conn.execute(select(RecallRemedy.recall_id, RecallRemedy.subject).where(
             RecallRemedy.subject.in_(wanted[i:i + 500]), RecallRemedy.recall_id.in_(ids))))

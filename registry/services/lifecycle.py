@@ -41,7 +41,7 @@ from registry.store.models import (
     RecallRemedy,
     Voided,
 )
-from registry.store.uow import UnitOfWork, hold
+from registry.store.uow import UnitOfWork, held_item, hold, unhold
 
 Handler = Callable[[UnitOfWork, Actor, dict], Appended]
 HANDLERS: dict[str, Handler] = {}
@@ -723,16 +723,17 @@ def _fold_effects(session: Session, index: int, body: dict) -> None:
     _apply_effects(session, index, body["data"].get("effects") or {})
     for subj in body["prev"]:
         if subj.split(":", 1)[0] in ITEM_KEYS:
-            row = session.get(Item, subj)
+            row = held_item(session, subj) or session.get(Item, subj)
             if row is not None:
                 row.last_index = index
 
 
 def _apply_effects(session: Session, index: int, effects: dict) -> None:
     for subj, change in effects.items():
-        row = session.get(Item, subj)
+        row = held_item(session, subj) or session.get(Item, subj)
         if change is None:
             if row is not None:
+                unhold(session, subj)
                 session.delete(row)
             continue
         if row is None:

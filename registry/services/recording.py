@@ -16,7 +16,8 @@ def record_many(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[Appended]:
     for a in appended:
         projections.apply(uow.session, a.index, a.body)
     facts.recorded(uow, (e.kind for e in events))
-    uow.session.flush()
+    if not uow.batch:
+        uow.session.flush()
     return appended
 
 
