@@ -12,7 +12,7 @@ from registry.domain.identifiers import ITEM_KINDS, InvalidIdentifier, guess_kin
 from registry.labels import InvalidCode, token_from_payload, verify_token
 from registry.services import facts
 from registry.store.models import Item, Organisation, ProductModel, Recall
-from registry.store.uow import UnitOfWork, held_item
+from registry.store.uow import UnitOfWork, load_item
 
 #: A payload whose "//" a proxy or client merged ("http:/host/c/TOKEN"): the token is still its last segment.
 _LOOSE_PAYLOAD = re.compile(r"/c/([0-9A-Za-z]+)/?$", re.ASCII)
@@ -74,7 +74,7 @@ def _by_code(uow: UnitOfWork, decoded, field: str) -> Item:
     if decoded.kind == "plate":
         item = uow.session.execute(select(Item).where(Item.plate == decoded.identifier)).scalar()
     else:
-        item = uow.session.get(Item, subject(decoded.kind, decoded.identifier))
+        item = load_item(uow.session, subject(decoded.kind, decoded.identifier))
     if item is None:
         raise item_not_found(field)
     return item
@@ -87,7 +87,7 @@ def _by_identifier(uow: UnitOfWork, value: object, field: str) -> Item:
         raise InvalidIdentifier(field, "empty", "编码不能为空", "Identifier must not be empty")
     kind = guess_kind(norm)
     if kind is not None:
-        item = uow.session.get(Item, subject(kind, norm))
+        item = load_item(uow.session, subject(kind, norm))
         if item is not None:
             return item
     elif not norm.isalnum() or not norm.isascii():
@@ -131,7 +131,7 @@ def find_item(uow: UnitOfWork, value: str, kind: str | None = None, *, field: st
         return _by_identifier(uow, value, field)
     identifier = item_identifier(kind, value, legacy=True, field=field)
     subj = subject(kind, identifier)
-    item = held_item(uow.session, subj) or uow.session.get(Item, subj)
+    item = load_item(uow.session, subj)
     if item is None:
         raise item_not_found(field)
     return item

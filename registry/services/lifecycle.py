@@ -41,7 +41,7 @@ from registry.store.models import (
     RecallRemedy,
     Voided,
 )
-from registry.store.uow import UnitOfWork, held_item, hold, unhold
+from registry.store.uow import UnitOfWork, hold, load_item, unhold
 
 Handler = Callable[[UnitOfWork, Actor, dict], Appended]
 HANDLERS: dict[str, Handler] = {}
@@ -276,7 +276,7 @@ def _bound_parts(uow: UnitOfWork, vehicle: Item, data: dict):
                                f"this {kind} is not bound to the vehicle")
             parts.append(row)
         else:
-            parts.append(uow.session.get(Item, bound) if bound else None)
+            parts.append(load_item(uow.session, bound) if bound else None)
     return parts
 
 
@@ -360,7 +360,7 @@ def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     key = uow.registry.keys.current
     pairs, codes, vehicle = [], {}, None
     for kind, identifier, legacy, model in entries:
-        existing = uow.session.get(Item, found.subject(kind, identifier))
+        existing = load_item(uow.session, found.subject(kind, identifier))
         item, vehicle_after = life.backfill(
             kind, identifier, registration_point_org=actor.org_id, owner=owner,
             existing=_state(existing) if existing else None, vehicle=vehicle,
@@ -723,14 +723,14 @@ def _fold_effects(session: Session, index: int, body: dict) -> None:
     _apply_effects(session, index, body["data"].get("effects") or {})
     for subj in body["prev"]:
         if subj.split(":", 1)[0] in ITEM_KEYS:
-            row = held_item(session, subj) or session.get(Item, subj)
+            row = load_item(session, subj)
             if row is not None:
                 row.last_index = index
 
 
 def _apply_effects(session: Session, index: int, effects: dict) -> None:
     for subj, change in effects.items():
-        row = held_item(session, subj) or session.get(Item, subj)
+        row = load_item(session, subj)
         if change is None:
             if row is not None:
                 unhold(session, subj)
