@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_proofs  # noqa: E402
 import make_city  # noqa: E402
 from registry.cli import upgrade  # noqa: E402
+from registry.config import from_environment  # noqa: E402
 from registry.runtime import Registry  # noqa: E402
 
 FIGURES: list[dict] = []
@@ -114,6 +115,13 @@ def fresh_registry(folder: Path, url: str | None = None) -> Registry:
     upgrade(url)
     return Registry({"INSTANCE_PATH": str(folder), "DATABASE_URL": url, "PUBLIC_URL": "https://yima.example.cn",
                      "HASH": "sha256", "SIGNING_KEY": str(folder / "keys" / "signing.pem"), "LOG_ORIGIN": ""})
+
+
+def prebuilt_registry(folder: Path, db: Path) -> Registry:
+    """A registry over one copy of a city that ``make_city.py`` built (its instance folder: keys, vault)."""
+    config = from_environment()  # as make_city.open_registry
+    config.update(DATABASE_URL=f"sqlite:///{db}", INSTANCE_PATH=str(folder), SIGNING_KEY=str(folder / "keys" / "signing.pem"))
+    return Registry(config)
 
 
 # --- plain sqlite3: the baselines ----------------------------------------------------------
@@ -359,19 +367,27 @@ def stage_labels(n: int) -> None:
 # --- trace ---------------------------------------------------------------------------------------
 
 
-def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequence[str] = ("sqlite", "pg")) -> None:
-    """The trace figures on each engine: SQLite (``trace_…``) and a throwaway PostgreSQL (``trace_pg_…``)."""
+def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequence[str] = ("sqlite", "pg"),
+                city: Path | None = None) -> None:
+    """The trace figures on each engine: SQLite (``trace_…``) and a throwaway PostgreSQL (``trace_pg_…``);
+    with *city*, over a city that ``make_city.py --snapshots`` built beforehand (SQLite)."""
     from sqlalchemy import select
 
     from registry.domain.errors import DomainError
+    from registry.domain.roles import Actor
     from registry.services.trace import trace
-    from registry.store.models import Item
+    from registry.store.models import Item, Organisation, User
 
-    def on(engine: str, folder: Path, url: str | None) -> None:
+    def on(engine: str, folder: Path, url: str | None, prebuilt: list[tuple[int, Path]] | None = None) -> None:
+        """Grow a city on *engine* through *sizes*, or (*prebuilt*) open the same city's copies at its sizes."""
+        nonlocal registry
         prefix = "trace" if engine == "sqlite" else f"trace_{engine}"
-        registry = fresh_registry(folder, url)
-        builder = make_city.Builder(registry, batch=5000, progress=False)
-        actor = builder.city.actors["investigator"][0]
+        if prebuilt:
+            builder, actor = None, None
+        else:
+            registry = fresh_registry(folder, url)
+            builder = make_city.Builder(registry, batch=5000, progress=False)
+            actor = builder.city.actors["investigator"][0]
 
         def draw(seed: int) -> list[tuple[str, str]]:
             """*queries* items drawn at random (with replacement) from those the city has now."""
@@ -384,7 +400,7 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
             """The storage floor: the item's row, its own chain and bodies read with the bare driver (no SQLAlchemy)."""
             out = []
             if url is None:
-                conn = sqlite3.connect(f"file:{folder / 'registry.db'}?mode=ro", uri=True)
+                conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
                 q, many = "?", lambda idx: f"SELECT body FROM log_entries WHERE idx IN ({','.join(map(str, idx))})"
             else:
                 import psycopg
@@ -423,7 +439,7 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
                 truncated += bool(answer.get("truncated"))
             floor = floor_reads(sample)
             p50, p99 = percentile(times, 50), percentile(times, 99)
-            figure(f"{name}_p50_{tag(builder.size)}", p50, "ms", percentile(floor, 50), queries=len(sample), errors=errors,
+            figure(f"{name}_p50_{tag(size)}", p50, "ms", percentile(floor, 50), queries=len(sample), errors=errors,
                    engine=engine, truncated_answers=truncated,
                    **({"server": pg_memory_settings()} if engine == "pg" else {}),
                    mean_events_per_answer=round(statistics.mean(events_seen), 1) if events_seen else None,
@@ -433,29 +449,47 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
                    note=note + f"; registry.services.trace.trace on {engine} as an investigator (one page: the queried item's "
                                "newest 200 events, related items whole or by their window), a read unit of work per query; "
                                "baseline: the item's row, its own whole chain and bodies read with the bare driver")
-            figure(f"{name}_p99_{tag(builder.size)}", p99, "ms", percentile(floor, 99), goal="< 20 ms", met=p99 < 20,
+            figure(f"{name}_p99_{tag(size)}", p99, "ms", percentile(floor, 99), goal="< 20 ms", met=p99 < 20,
                    queries=len(sample), engine=engine)
             return p50
 
         fixed: list[tuple[str, str]] = []
         p50_fixed, p50_fresh = {}, {}
-        for k, size in enumerate(sizes):
-            log(f"[trace/{engine}] growing the city to {size:,} events through the services")
-            builder.grow_to(size)
+        db_file = folder / "registry.db"
+        for k, wanted in enumerate([n for n, _ in prebuilt] if prebuilt else sizes):
+            if prebuilt:
+                if registry is not None:
+                    registry.db.dispose()
+                db_file = prebuilt[k][1]
+                registry = prebuilt_registry(folder, db_file)
+                with registry.reading() as uow:
+                    size = uow.log.size()
+                    org = uow.session.scalars(select(Organisation).where(Organisation.kind == "investigator")
+                                              .order_by(Organisation.registered_index)).first()
+                    user = uow.session.scalars(select(User).where(User.org_id == org.id)).first()
+                    actor = Actor(org.id, org.kind, user.id)
+                log(f"[trace/{engine}] the city of {folder} at {size:,} events ({db_file.name})")
+            else:
+                log(f"[trace/{engine}] growing the city to {wanted:,} events through the services")
+                builder.grow_to(wanted)
+                size = builder.size
             if not fixed:
                 fixed = draw(7)
-                log(f"[trace/{engine}] {len(fixed):,} traces at {builder.size:,} events")
-                p50_fixed[builder.size] = p50_fresh[builder.size] = run(fixed, prefix, "items drawn at the first size")
+                log(f"[trace/{engine}] {len(fixed):,} traces at {size:,} events")
+                p50_fixed[size] = p50_fresh[size] = run(fixed, prefix, "items drawn at the first size")
                 continue
-            log(f"[trace/{engine}] {2 * len(fixed):,} traces at {builder.size:,} events (the first sample again, and a fresh one)")
-            p50_fixed[builder.size] = run(fixed, prefix, "the same items as at the first size (their histories grew)")
-            p50_fresh[builder.size] = run(draw(7 + k), f"{prefix}_fresh", "items drawn afresh from the city at this size")
+            log(f"[trace/{engine}] {2 * len(fixed):,} traces at {size:,} events (the first sample again, and a fresh one)")
+            p50_fixed[size] = run(fixed, prefix, "the same items as at the first size (their histories grew)")
+            p50_fresh[size] = run(draw(7 + k), f"{prefix}_fresh", "items drawn afresh from the city at this size")
         for name, p50s, what in ((f"{prefix}_p50_growth", p50_fixed, "same items"),
                                  (f"{prefix}_fresh_p50_growth", p50_fresh, "items drawn at each size")):
             first, last = min(p50s), max(p50s)
             if last != first:
                 figure(f"{name}_{tag(first)}_to_{tag(last)}", p50s[last], "ms", p50s[first], goal="<= 1.5x baseline",
                        met=p50s[last] / p50s[first] <= 1.5, note=f"p50 at the larger size over p50 at the smaller ({what})")
+        if prebuilt:
+            registry.db.dispose()
+            return
         f = builder.figures()
         rate = f["batched_events_per_s"]
         if engine == "sqlite":
@@ -469,6 +503,11 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
                    note=f"make_city on {engine} for the trace figures (the append figure on PostgreSQL is the http stage's)")
         registry.db.dispose()
 
+    registry: Registry | None = None
+    if city is not None:
+        copies = sorted((int(p.stem.split("-", 1)[1]), p) for p in city.glob("registry-*.db"))
+        on("sqlite", city, None, prebuilt=copies + [(1 << 62, city / "registry.db")])
+        return
     for engine in engines:
         if engine == "sqlite":
             on("sqlite", work / "city", None)
@@ -792,6 +831,9 @@ def main(argv=None) -> int:
     ap.add_argument("--trace-sizes", default="", help="city sizes for the trace stage, e.g. 10000,100000")
     ap.add_argument("--trace-queries", type=int, default=None,
                     help="traces per sample (default 200 quick, 10,000 full)")
+    ap.add_argument("--trace-city", type=Path, default=None,
+                    help="trace a city built beforehand instead of growing one: the instance folder of "
+                         "scripts/make_city.py --snapshots … (its registry-<N>.db copies, then registry.db; SQLite)")
     ap.add_argument("--trace-engines", default="sqlite,pg",
                     help="engines for the trace stage among sqlite, pg (a throwaway PostgreSQL; skipped without its binaries)")
     ap.add_argument("--http-clients", type=int, default=10, help="concurrent loopback clients of the http stage (default 10)")
@@ -818,7 +860,7 @@ def main(argv=None) -> int:
         ({"memory", "commission"}, lambda: stage_import(work, sizes["import"]), "commission"),
         ({"append", "proof", "verify"}, lambda: stage_log(work, sizes["log"], sizes["proof_samples"], args.proofs_db), "append"),
         ({"label"}, lambda: stage_labels(sizes["labels"]), "label"),
-        ({"trace"}, lambda: stage_trace(work, sizes["trace_sizes"], sizes["trace_queries"], sizes["trace_engines"]), "trace"),
+        ({"trace"}, lambda: stage_trace(work, sizes["trace_sizes"], sizes["trace_queries"], sizes["trace_engines"], args.trace_city), "trace"),
         ({"http"}, lambda: stage_http(work, sizes["http_city"], args.http_seconds or sizes["http_seconds"], concurrency=args.http_clients, proof_samples=500), "http"),
     ]
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -19,9 +19,23 @@ be a bug in this generator (the city keeps its own picture of every item's
 state): it stops with the refusal.
 
 Without --database-url the city goes into a fresh SQLite file
-(``<REGISTRY_INSTANCE>/bench/city-<N>.db``, replaced if it exists). A
+(``<REGISTRY_INSTANCE>/bench/city-<N>/registry.db``, replaced if it exists). A
 PostgreSQL URL must name an empty database (it is migrated first).
 stdout: one JSON line with the figures; stderr: a progress bar.
+
+A city larger than one sitting (10^7 events take hours) is built with
+``--resumable``: before each batch commits, the generator's picture of the city
+is written beside the database (``city.state.new``, renamed ``city.state`` once
+the batch has committed), so that ``--resume`` -- after a stop, a crash or a
+reboot -- carries on from the last committed batch with exactly the picture
+that matches it. Pickling the picture costs about a second per 10^6 bikes, so
+give such a build large batches (``--batch 50000``). ``--snapshots 100000,1000000``
+(SQLite) copies the database (``VACUUM INTO``) as ``registry-<N>.db`` when the
+log reaches each size: the same city at smaller sizes, for
+``scripts/bench.py --trace-city``.
+
+    .venv/bin/python scripts/make_city.py --events 10000000 --batch 50000 --resumable --snapshots 100000,1000000
+    .venv/bin/python scripts/make_city.py --events 10000000 --batch 50000 --resumable --snapshots 100000,1000000 --resume
 """
 
 from __future__ import annotations
@@ -30,12 +44,15 @@ import argparse
 import datetime
 import json
 import os
+import pickle
 import random
+import sqlite3
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from stdnum.cn import ric
 from tqdm import tqdm
@@ -145,6 +162,12 @@ class City:
     recallable: deque = field(default_factory=deque)  # (batch name, [battery ids]) of earlier private sales
     counts: dict[str, int] = field(default_factory=dict)
     usernames: dict[str, list[str]] = field(default_factory=dict)  # kind -> usernames (password PASSWORD)
+
+    def __getstate__(self) -> dict:
+        """The picture without the registry (``--resumable``): it is reopened on resume."""
+        state = self.__dict__.copy()
+        state["registry"] = None
+        return state
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -416,7 +439,9 @@ class City:
                 self.recover_or_scrap(uow)
 
 
-def open_registry(database_url: str | None, events: int) -> Registry:
+def open_registry(database_url: str | None, events: int, fresh: bool = True) -> Registry:
+    """The city's registry: its instance folder under ``<REGISTRY_INSTANCE>/bench``; a fresh
+    SQLite file unless *fresh* is false (``--resume``)."""
     config = from_environment()
     if database_url:
         instance = Path(config["INSTANCE_PATH"]) / "bench" / "city-pg"
@@ -425,22 +450,35 @@ def open_registry(database_url: str | None, events: int) -> Registry:
         instance = Path(config["INSTANCE_PATH"]) / "bench" / f"city-{events}"
         db = instance / "registry.db"
         instance.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if fresh:
+            for path in [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm")] + list(instance.glob("registry-*.db")):
+                path.unlink(missing_ok=True)
+        elif not db.exists():
+            raise SystemExit(f"make_city: nothing to resume: {db} does not exist")
         url = f"sqlite:///{db}"
+    if fresh:
+        for name in (STATE, STATE + ".new"):
+            (instance / name).unlink(missing_ok=True)
     config.update(DATABASE_URL=url, INSTANCE_PATH=str(instance), SIGNING_KEY=str(instance / "keys" / "signing.pem"))
     upgrade(url)
     return Registry(config)
 
 
+#: The generator's picture of the city, beside the database (``--resumable``).
+STATE = "city.state"
+
+
 class Builder:
     """Grow one city step by step (the benchmark measures between steps)."""
 
-    def __init__(self, registry: Registry, batch: int = 5000, seed: int = 1, progress: bool = True):
+    def __init__(self, registry: Registry, batch: int = 5000, seed: int = 1, progress: bool = True,
+                 state: Path | None = None, snapshots: Sequence[int] = ()):
         with registry.reading() as uow:
             if uow.log.size():
-                raise SystemExit(f"make_city: the database already holds {uow.log.size()} entries; give an empty one")
+                raise SystemExit(f"make_city: the database already holds {uow.log.size()} entries; give an empty one"
+                                 + (" (or --resume)" if state else ""))
         self.registry, self.batch, self.progress = registry, batch, progress
+        self.state, self.snapshots = state, sorted(snapshots)
         self.city = City(registry, random.Random(seed))
         started = time.perf_counter()
         self.city.setup()
@@ -448,22 +486,85 @@ class Builder:
         with registry.reading() as uow:
             self.size = self.setup_size = uow.log.size()
         self.build_s = 0.0
+        if state:
+            self._save(state)
+
+    @classmethod
+    def resume(cls, registry: Registry, state: Path, progress: bool = True, snapshots: Sequence[int] = ()) -> Builder:
+        """The builder of a ``--resumable`` city, at its last committed batch."""
+        with registry.reading() as uow:
+            size = uow.log.size()
+        found = {}
+        for path in (state, state.with_name(state.name + ".new")):
+            try:
+                saved = pickle.loads(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except (pickle.UnpicklingError, EOFError, ValueError):  # cut short by a stop while it was written
+                if path == state:
+                    raise
+                continue
+            found[saved["size"]] = (path, saved)
+        if size not in found:
+            raise SystemExit(f"make_city: the log holds {size:,} entries but the saved pictures of the city are at "
+                             f"{', '.join(f'{n:,}' for n in sorted(found)) or 'none'}: cannot resume")
+        path, saved = found[size]
+        if path != state:  # the batch committed; its picture was not yet renamed
+            os.replace(path, state)
+        self = cls.__new__(cls)
+        self.__dict__.update(saved)
+        self.city.registry, self.registry, self.progress = registry, registry, progress
+        self.state, self.snapshots = state, sorted(snapshots)
+        return self
+
+    def _save(self, path: Path) -> None:
+        keep = ("batch", "city", "size", "setup_s", "setup_size", "build_s")
+        path.write_bytes(pickle.dumps({k: getattr(self, k) for k in keep}, protocol=pickle.HIGHEST_PROTOCOL))
 
     def grow_to(self, events: int) -> None:
-        """Record batches until the log holds at least *events* entries."""
+        """Record batches until the log holds at least *events* entries (taking the snapshots on the way)."""
+        for size in [n for n in self.snapshots if n < events] + [events]:
+            self._grow_to(size)
+            if size != events:
+                self.snapshot(size)
+
+    def snapshot(self, size: int) -> None:
+        """Copy the SQLite database as ``registry-<size>.db`` (once)."""
+        if not self.registry.db.is_sqlite:
+            raise SystemExit("make_city: --snapshots needs SQLite")
+        db = Path(self.registry.db.url.split("///", 1)[1])
+        target = db.with_name(f"registry-{size}.db")
+        if target.exists() or self.size > size + self.batch:
+            return
+        log(f"make_city: snapshot of {self.size:,} entries -> {target}")
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("VACUUM INTO ?", (str(target),))
+        finally:
+            conn.close()
+
+    def _grow_to(self, events: int) -> None:
         bar = tqdm(total=events, initial=self.size, unit="ev", unit_scale=True, disable=not self.progress,
                    file=sys.stderr, smoothing=0.05)
-        t0 = time.perf_counter()
+        pending = self.state.with_name(self.state.name + ".new") if self.state else None
         while self.size < events:
+            t0 = time.perf_counter()
             with self.registry.writing() as uow:
                 uow.start_batch()
                 self.city.batch(uow, min(self.batch, events - self.size))
+                if pending:  # the picture that matches this batch, written before it commits
+                    before = (self.size, self.build_s)
+                    self.size, self.build_s = uow.log.head(), self.build_s + time.perf_counter() - t0
+                    self._save(pending)
+                    self.size, self.build_s = before
                 uow.finish()
                 new = uow.log.size()
+            if pending:
+                os.replace(pending, self.state)
+            self.build_s += time.perf_counter() - t0
             bar.update(new - self.size)
             self.size = new
         bar.close()
-        self.build_s += time.perf_counter() - t0
 
     def figures(self) -> dict:
         city, took = self.city, self.build_s
@@ -480,9 +581,14 @@ class Builder:
         }
 
 
-def build(registry: Registry, events: int, batch: int = 5000, seed: int = 1, progress: bool = True) -> dict:
-    """Build a city of at least *events* log entries in *registry* (a fresh one); return the figures."""
-    builder = Builder(registry, batch, seed, progress)
+def build(registry: Registry, events: int, batch: int = 5000, seed: int = 1, progress: bool = True,
+          state: Path | None = None, resume: bool = False, snapshots: Sequence[int] = ()) -> dict:
+    """Build a city of at least *events* log entries in *registry* (a fresh one, unless *resume*
+    carries on from the picture saved in *state*); return the figures."""
+    if resume:
+        builder = Builder.resume(registry, state, progress, snapshots)
+    else:
+        builder = Builder(registry, batch, seed, progress, state, snapshots)
     builder.grow_to(events)
     return builder.figures()
 
@@ -494,10 +600,18 @@ def main(argv=None) -> int:
                     help="empty PostgreSQL database (default: a fresh SQLite file under the instance folder)")
     ap.add_argument("--batch", type=int, default=5000, help="events per unit of work (one lock, one checkpoint)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--resumable", action="store_true",
+                    help=f"save the city's picture ({STATE}) with every batch, so that --resume can carry on")
+    ap.add_argument("--resume", action="store_true", help="carry on a --resumable city from its last committed batch")
+    ap.add_argument("--snapshots", default="", help="SQLite: copy the database as registry-<N>.db at these sizes, e.g. 100000,1000000")
     args = ap.parse_args(argv)
-    registry = open_registry(args.database_url or None, args.events)
-    log(f"make_city: {args.events:,} events into {registry.db.url.split('@')[-1]}")
-    figures = build(registry, args.events, args.batch, args.seed)
+    snapshots = [int(n) for n in args.snapshots.split(",") if n.strip()]
+    if snapshots and args.database_url:
+        ap.error("--snapshots needs SQLite")
+    registry = open_registry(args.database_url or None, args.events, fresh=not args.resume)
+    state = Path(registry.config["INSTANCE_PATH"]) / STATE if args.resumable or args.resume else None
+    log(f"make_city: {args.events:,} events into {registry.db.url.split('@')[-1]}" + (" (resuming)" if args.resume else ""))
+    figures = build(registry, args.events, args.batch, args.seed, state=state, resume=args.resume, snapshots=snapshots)
     figures["database"] = "postgresql" if not registry.db.is_sqlite else "sqlite"
     rate = figures["events_per_s"]
     log(f"make_city: {figures['events']:,} events in {figures['setup_s'] + figures['build_s']:.1f} s "

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.store.models import Item, LogEntry
+from registry.store.uow import UnitOfWork
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_city  # noqa: E402
@@ -54,3 +55,73 @@ def test_a_batch_that_fails_half_way_leaves_nothing(registry):
     with registry.reading() as uow:
         assert uow.log.size() == size
         assert uow.session.scalar(select(func.count()).select_from(Item)) == items
+
+
+def _kinds_agree(registry, figures) -> None:
+    """Every step the generator counted is in the log once, and the log has no other steps of those kinds."""
+    with registry.reading() as uow:
+        logged = dict(uow.session.execute(select(LogEntry.kind, func.count()).group_by(LogEntry.kind)).all())
+        assert uow.log.size() == figures["events"]
+    assert {kind: logged.get(kind) for kind in figures["kinds"]} == figures["kinds"]
+
+
+def test_a_resumable_city_stopped_before_a_batch_commits_carries_on_from_the_last_commit(registry, runner, tmp_path, monkeypatch):
+    state = tmp_path / make_city.STATE
+    builder = make_city.Builder(registry, batch=600, progress=False, state=state)
+    builder.grow_to(1_800)
+    committed = builder.size
+
+    def stop(self):
+        raise KeyboardInterrupt("the session ends before the batch commits")
+
+    with monkeypatch.context() as m:
+        m.setattr(UnitOfWork, "finish", stop)
+        with pytest.raises(KeyboardInterrupt):
+            builder.grow_to(3_000)
+    assert state.with_name(state.name + ".new").exists()  # the stopped batch's picture, written before its commit
+
+    resumed = make_city.Builder.resume(registry, state, progress=False)
+    assert resumed.size == committed
+    resumed.grow_to(3_000)
+    figures = resumed.figures()
+    assert figures["events"] >= 3_000
+    _kinds_agree(registry, figures)
+    assert runner.invoke(args=["verify-log"]).exit_code == 0
+    result = runner.invoke(args=["rebuild-state", "--check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_resumable_city_stopped_after_a_batch_committed_carries_on_from_that_batch(registry, tmp_path, monkeypatch):
+    state = tmp_path / make_city.STATE
+    builder = make_city.Builder(registry, batch=600, progress=False, state=state)
+    builder.grow_to(1_200)
+
+    def stop(src, dst):
+        raise KeyboardInterrupt("the session ends between the commit and the rename")
+
+    with monkeypatch.context() as m:
+        m.setattr(make_city.os, "replace", stop)
+        with pytest.raises(KeyboardInterrupt):
+            builder.grow_to(2_400)
+    with registry.reading() as uow:
+        committed = uow.log.size()
+    assert committed > builder.size  # the batch is in the log; the builder in memory never learnt it
+
+    resumed = make_city.Builder.resume(registry, state, progress=False)
+    assert resumed.size == committed
+    assert state.exists() and not state.with_name(state.name + ".new").exists()
+    resumed.grow_to(2_400)
+    _kinds_agree(registry, resumed.figures())
+
+
+def test_resume_refuses_a_picture_that_does_not_match_the_log(registry, tmp_path):
+    state = tmp_path / make_city.STATE
+    make_city.Builder(registry, batch=500, progress=False, state=state).grow_to(500)
+    make_city.Builder.resume(registry, state, progress=False).grow_to(1_000)
+    state.with_name(state.name + ".new").unlink(missing_ok=True)
+    stale = tmp_path / "stale"
+    stale.write_bytes(state.read_bytes())
+    make_city.Builder.resume(registry, state, progress=False).grow_to(1_500)
+
+    with pytest.raises(SystemExit, match="cannot resume"):
+        make_city.Builder.resume(registry, stale, progress=False)
