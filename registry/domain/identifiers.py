@@ -188,6 +188,15 @@ def _as_str(raw: object, field: str, default: str, qualifier: tuple[str, str] | 
 
 
 def _normalise_str(raw: str) -> str:
+    if raw.isascii():
+        # The common case, the same result: no ASCII character is mapped or folded, and the
+        # white space that ``str.split`` splits on is exactly what ``str.isspace`` drops.
+        return "".join(raw.split()).upper()
+    return _normalise_chars(raw)
+
+
+def _normalise_chars(raw: str) -> str:
+    """:func:`normalise`, character by character (any text)."""
     out = []
     for ch in raw:
         ch = _CHAR_MAP.get(ch, ch)

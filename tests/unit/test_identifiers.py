@@ -862,3 +862,9 @@ def test_normalising_is_idempotent(raw):
         assert error.code == "too_long"
         return
     assert normalise(once) == once
+
+
+@given(raw=st.text(alphabet=st.characters(max_codepoint=127), max_size=64))
+def test_ascii_text_is_normalised_as_character_by_character(raw):
+    assert ids._normalise_str(raw) == ids._normalise_chars(raw)
+
