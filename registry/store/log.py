@@ -211,7 +211,14 @@ class LogStore:
             by_level: dict[int, list[int]] = {}
             for level, i in inner:
                 by_level.setdefault(level, []).append(i)
-            rows = conn.exec_driver_sql(_nodes_sql(by_level, leaves))
+            # the driver's own cursor on the same connection and transaction: per row, SQLAlchemy's
+            # result machinery cost as much as SQLite's search (p50 0.34 -> 0.23-0.29 ms a proof at 10^5)
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(_nodes_sql(by_level, leaves))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
             found.update({(level, i): bytes(h) for level, i, h in rows})
         missing = keys - found.keys()
         if missing:
