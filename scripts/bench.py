@@ -25,7 +25,9 @@ Stages (sizes: --quick / full):
   PostgreSQL (``trace_pg_…``; --trace-engines); the same fixed sample of queries (200 / 10,000) through
   ``registry.services.trace.trace`` at each size, and a sample drawn afresh, beside the storage
   floor: the item row, its whole chain and its bodies read with the bare driver. The city's
-  batched rate through the services is a figure too.
+  batched rate through the services is a figure too. ``--trace-city DIR`` traces instead a city
+  that ``make_city.py --snapshots`` built beforehand (SQLite): its ``registry-<N>.db`` copies in
+  ascending order, then its ``registry.db``.
 * **append (HTTP)** — a throwaway PostgreSQL (fsync and synchronous_commit on), a small city,
   ``scripts/serve`` (gunicorn, one gthread worker per core × 16 threads: group commit), then a loopback load generator: POST
   /api/v1/events (repairs of registered vehicles) beside GET /api/v1/ping on the same server
