@@ -622,4 +622,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    # The saved picture names its classes by module: as "make_city", not "__main__", so that a city
+    # built from the command line can be resumed from any program that imports this module.
+    sys.modules.setdefault("make_city", sys.modules[__name__])
+    for _cls in [v for v in globals().values() if isinstance(v, type) and v.__module__ == __name__]:
+        _cls.__module__ = "make_city"
     sys.exit(main())

@@ -125,3 +125,27 @@ def test_resume_refuses_a_picture_that_does_not_match_the_log(registry, tmp_path
 
     with pytest.raises(SystemExit, match="cannot resume"):
         make_city.Builder.resume(registry, stale, progress=False)
+
+
+def test_a_city_built_from_the_command_line_resumes_from_a_program_that_imports_the_generator(tmp_path):
+    import os
+    import subprocess
+
+    from registry.config import from_environment
+    from registry.runtime import Registry
+
+    script = Path(make_city.__file__)
+    env = {**os.environ, "REGISTRY_INSTANCE": str(tmp_path)}
+    env.pop("REGISTRY_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, str(script), "--events", "1200", "--batch", "600", "--resumable"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = tmp_path / "bench" / "city-1200"
+    config = from_environment({"REGISTRY_INSTANCE": str(folder)})
+    registry = Registry(config)
+    try:
+        resumed = make_city.Builder.resume(registry, folder / make_city.STATE, progress=False)
+        resumed.grow_to(1_800)
+        _kinds_agree(registry, resumed.figures())
+    finally:
+        registry.db.dispose()
