@@ -517,9 +517,11 @@ class Builder:
         self.state, self.snapshots = state, sorted(snapshots)
         return self
 
-    def _save(self, path: Path) -> None:
-        keep = ("batch", "city", "size", "setup_s", "setup_size", "build_s")
-        path.write_bytes(pickle.dumps({k: getattr(self, k) for k in keep}, protocol=pickle.HIGHEST_PROTOCOL))
+    def _save(self, path: Path, **now) -> None:
+        """Write the picture to *path*, with the fields in *now* as they will be once the batch commits."""
+        picture = {k: getattr(self, k) for k in ("batch", "city", "size", "setup_s", "setup_size", "build_s")}
+        picture.update(now)
+        path.write_bytes(pickle.dumps(picture, protocol=pickle.HIGHEST_PROTOCOL))
 
     def grow_to(self, events: int) -> None:
         """Record batches until the log holds at least *events* entries (taking the snapshots on the way)."""
@@ -532,7 +534,7 @@ class Builder:
         """Copy the SQLite database as ``registry-<size>.db`` (once)."""
         if not self.registry.db.is_sqlite:
             raise SystemExit("make_city: --snapshots needs SQLite")
-        db = Path(self.registry.db.url.split("///", 1)[1])
+        db = Path(self.registry.db.engine.url.database)
         target = db.with_name(f"registry-{size}.db")
         if target.exists() or self.size > size + self.batch:
             return
@@ -553,10 +555,7 @@ class Builder:
                 uow.start_batch()
                 self.city.batch(uow, min(self.batch, events - self.size))
                 if pending:  # the picture that matches this batch, written before it commits
-                    before = (self.size, self.build_s)
-                    self.size, self.build_s = uow.log.head(), self.build_s + time.perf_counter() - t0
-                    self._save(pending)
-                    self.size, self.build_s = before
+                    self._save(pending, size=uow.log.head(), build_s=self.build_s + time.perf_counter() - t0)
                 uow.finish()
                 new = uow.log.size()
             if pending:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import normalise_database_url
@@ -31,6 +31,19 @@ def _sqlite_engine(url: str, **kw) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def driver_rows(conn: Connection, sql: str, params=()) -> list:
+    """All rows of *sql* through the driver's own cursor on *conn* (same connection, same
+    transaction). For row-heavy reads on hot paths (proof nodes, verify-log's chunks), where
+    SQLAlchemy's result machinery per row costs about as much as the database's search. *sql*
+    is in the driver's own parameter style."""
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        cur.close()
 
 
 class Database:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from registry.ledger import CheckpointError, Frontier, Hasher, verify_checkpoint
 from registry.ledger.canonical import CanonicalError
+from registry.store.db import driver_rows
 from registry.store.models import ChainLink, LogEntry, LogHead, LogNode, SignedCheckpoint
 
 #: Entries per bulk chunk.
@@ -222,15 +223,9 @@ def _bulk(session: Session, hasher: Hasher, keys, progress) -> Report | None:
     sql = _STATEMENTS.get(conn.dialect.name)
     if new is None or sql is None:
         return None
-    raw = conn.connection.driver_connection  # same connection, same transaction as the session
 
     def rows(name: str, params=()) -> list:
-        cur = raw.cursor()
-        try:
-            cur.execute(sql[name], params)
-            return cur.fetchall()
-        finally:
-            cur.close()
+        return driver_rows(conn, sql[name], params)  # same connection, same transaction as the session
 
     if rows("encoding")[0][0] != "UTF-8":
         return None

@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.store.models import Item, LogEntry
+from registry.runtime import Registry
 from registry.store.uow import UnitOfWork
+from registry.store.verify import verify_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_city  # noqa: E402
@@ -149,3 +151,27 @@ def test_a_city_built_from_the_command_line_resumes_from_a_program_that_imports_
         _kinds_agree(registry, resumed.figures())
     finally:
         registry.db.dispose()
+
+
+def test_snapshots_copy_the_city_at_each_size_as_a_log_that_verifies(registry):
+    import sqlite3
+
+    if not registry.db.is_sqlite:
+        pytest.skip("snapshots are copies of the SQLite file")
+    builder = make_city.Builder(registry, batch=400, progress=False, snapshots=[800])
+    builder.grow_to(1_600)
+    copy = Path(registry.db.engine.url.database).with_name("registry-800.db")
+    conn = sqlite3.connect(copy)
+    try:
+        size = conn.execute("SELECT tree_size FROM log_head").fetchone()[0]
+        assert size == conn.execute("SELECT count(*) FROM log_entries").fetchone()[0]
+    finally:
+        conn.close()
+    assert 800 <= size < 800 + 400 < builder.size
+    snapshot = Registry({**registry.config, "DATABASE_URL": f"sqlite:///{copy}"})
+    try:
+        with snapshot.reading() as uow:
+            report = verify_log(uow.session, snapshot.hasher, snapshot.origin, snapshot.keys.by_id())
+        assert report.ok and report.entries == size, report.findings
+    finally:
+        snapshot.db.dispose()
