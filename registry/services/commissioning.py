@@ -64,11 +64,24 @@ class Commissioned:
 
 
 def _models(uow: UnitOfWork, names: Iterable[str]) -> dict[str, ProductModel]:
+    """The product models named *names*, read **without flushing first** (as ``load_item``): the
+    select is by primary key, so pending changes cannot alter which rows it returns, and a model
+    already loaded comes back from the identity map with them. Only a model added and not yet
+    flushed is missed; then the session flushes and the missing names are read again. In a batch
+    this saves writing out the previous events' changes before every commissioning."""
+    session = uow.session
     names = sorted(set(names))
     found: dict[str, ProductModel] = {}
-    for i in range(0, len(names), _QUERY_CHUNK):
-        part = names[i : i + _QUERY_CHUNK]
-        found.update({m.model: m for m in uow.session.execute(select(ProductModel).where(ProductModel.model.in_(part))).scalars()})
+
+    def read(wanted: list[str]) -> None:
+        for i in range(0, len(wanted), _QUERY_CHUNK):
+            part = wanted[i : i + _QUERY_CHUNK]
+            found.update({m.model: m for m in session.execute(select(ProductModel).where(ProductModel.model.in_(part))).scalars()})
+
+    with session.no_autoflush:
+        read(names)
+    if len(found) < len(names) and session.new:
+        read([n for n in names if n not in found])
     return found
 
 
