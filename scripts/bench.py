@@ -27,7 +27,9 @@ Stages (sizes: --quick / full):
   floor: the item row, its whole chain and its bodies read with the bare driver. The city's
   batched rate through the services is a figure too. ``--trace-city DIR`` traces instead a city
   that ``make_city.py --snapshots`` built beforehand (SQLite): its ``registry-<N>.db`` copies in
-  ascending order, then its ``registry.db``.
+  ascending order, then its ``registry.db``; with ``pg`` among --trace-engines, each snapshot is
+  also copied into a database of the throwaway PostgreSQL (rows in the order they were written,
+  then ``VACUUM ANALYZE``) and traced there: the same city and the same sample on both engines.
 * **append (HTTP)** — a throwaway PostgreSQL (fsync and synchronous_commit on), a small city,
   ``scripts/serve`` (gunicorn, one gthread worker per core × 16 threads: group commit), then a loopback load generator: POST
   /api/v1/events (repairs of registered vehicles) beside GET /api/v1/ping on the same server
@@ -119,11 +121,59 @@ def fresh_registry(folder: Path, url: str | None = None) -> Registry:
                      "HASH": "sha256", "SIGNING_KEY": str(folder / "keys" / "signing.pem"), "LOG_ORIGIN": ""})
 
 
-def prebuilt_registry(folder: Path, db: Path) -> Registry:
-    """A registry over one copy of a city that ``make_city.py`` built (its instance folder: keys, vault)."""
+def prebuilt_registry(folder: Path, db: Path, url: str | None = None) -> Registry:
+    """A registry over one copy of a city that ``make_city.py`` built (its instance folder: keys, vault):
+    the SQLite file *db*, or the database *url* it was copied into."""
     config = from_environment()  # as make_city.open_registry
-    config.update(DATABASE_URL=f"sqlite:///{db}", INSTANCE_PATH=str(folder), SIGNING_KEY=str(folder / "keys" / "signing.pem"))
+    config.update(DATABASE_URL=url or f"sqlite:///{db}", INSTANCE_PATH=str(folder), SIGNING_KEY=str(folder / "keys" / "signing.pem"))
     return Registry(config)
+
+
+def copy_city_to_pg(db: Path, server_url: str, name: str) -> str:
+    """Copy the city in the SQLite file *db* into a new database *name* of the server at *server_url*
+    (libpq form; its user may create databases): migrated as the
+    application migrates it, every table's rows in the order they were written (``rowid``; the log's
+    tables by index), so the heap is laid out as a server that took the same writes would have it
+    -- not sorted by subject, which would flatter the trace -- then ``VACUUM ANALYZE`` (what
+    autovacuum does to a live database). Returns the database's URL."""
+    import psycopg
+    from sqlalchemy import Integer, create_engine, text
+
+    from registry.store.models import Base
+
+    t0 = time.perf_counter()
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = server_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    source = create_engine(f"sqlite:///{db}")
+    rows = 0
+    with source.connect() as src, psycopg.connect(url) as dst:
+        dst.execute("SET TIME ZONE 'UTC'")
+        for table in reversed(Base.metadata.sorted_tables):  # rows the migrations seed (the log's head)
+            if dst.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name})").fetchone()[0]:
+                dst.execute(f"DELETE FROM {table.name}")
+        for table in Base.metadata.sorted_tables:
+            cols = [c.name for c in table.columns]
+            rowid = src.exec_driver_sql(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'").scalar() or ""
+            order = "rowid" if "WITHOUT ROWID" not in rowid.upper() else ", ".join(c.name for c in table.primary_key.columns)
+            with dst.cursor().copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
+                for row in src.execute(table.select().order_by(text(order))).yield_per(20_000):
+                    copy.write_row(tuple(row))
+                    rows += 1
+        for table in Base.metadata.sorted_tables:  # serial ids carry on after the copied ones
+            for c in table.primary_key.columns:
+                if len(table.primary_key.columns) == 1 and isinstance(c.type, Integer):
+                    dst.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{c.name}'), "
+                                f"COALESCE((SELECT max({c.name}) FROM {table.name}), 0) + 1, false) "
+                                f"WHERE pg_get_serial_sequence('{table.name}', '{c.name}') IS NOT NULL")
+        dst.commit()
+    source.dispose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    log(f"[trace/pg] copied {db.name} into {name}: {rows:,} rows in {time.perf_counter() - t0:,.0f} s")
+    return url
 
 
 # --- plain sqlite3: the baselines ----------------------------------------------------------
@@ -401,7 +451,7 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
         def floor_reads(sample: list[tuple[str, str]]) -> list[float]:
             """The storage floor: the item's row, its own chain and bodies read with the bare driver (no SQLAlchemy)."""
             out = []
-            if url is None:
+            if engine == "sqlite":
                 conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
                 q, many = "?", lambda idx: f"SELECT body FROM log_entries WHERE idx IN ({','.join(map(str, idx))})"
             else:
@@ -463,7 +513,11 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
                 if registry is not None:
                     registry.db.dispose()
                 db_file = prebuilt[k][1]
-                registry = prebuilt_registry(folder, db_file)
+                if engine == "sqlite":
+                    registry = prebuilt_registry(folder, db_file)
+                else:  # the same city, copied into a database of the throwaway server
+                    url = copy_city_to_pg(db_file, pg_server.url, f"city_{wanted}")
+                    registry = prebuilt_registry(folder, db_file, url=url)
                 with registry.reading() as uow:
                     size = uow.log.size()
                     org = uow.session.scalars(select(Organisation).where(Organisation.kind == "investigator")
@@ -506,25 +560,33 @@ def stage_trace(work: Path, sizes: Sequence[int], queries: int, engines: Sequenc
         registry.db.dispose()
 
     registry: Registry | None = None
-    if city is not None:
-        copies = sorted((int(p.stem.split("-", 1)[1]), p) for p in city.glob("registry-*.db"))
-        on("sqlite", city, None, prebuilt=copies + [(1 << 62, city / "registry.db")])
-        return
+    pg_server: Postgres | None = None
+    copies = sorted((int(p.stem.split("-", 1)[1]), p) for p in city.glob("registry-*.db")) if city is not None else []
     for engine in engines:
         if engine == "sqlite":
-            on("sqlite", work / "city", None)
+            if city is not None:
+                on("sqlite", city, None, prebuilt=copies + [(1 << 62, city / "registry.db")])
+            else:
+                on("sqlite", work / "city", None)
         elif engine == "pg":
             bindir = pg_bindir()
             if bindir is None:
                 for name in ("trace_pg_p50", "trace_pg_p99"):
                     skipped(name, "ms", "no PostgreSQL binaries (initdb/pg_ctl) on this machine")
                 continue
-            pg = Postgres(bindir, Path(tempfile.mkdtemp(prefix="yima-bench-pg.")) / "pg")
+            if city is not None and not copies:
+                skipped("trace_pg_p50", "ms", f"{city} has no snapshots (make_city.py --snapshots) to copy")
+                continue
+            pg_server = Postgres(bindir, Path(tempfile.mkdtemp(prefix="yima-bench-pg.")) / "pg")
             try:
-                log(f"[trace/pg] PostgreSQL on 127.0.0.1:{pg.port}")
-                on("pg", work / "city-pg", pg.url)
+                log(f"[trace/pg] PostgreSQL on 127.0.0.1:{pg_server.port}")
+                if city is not None:
+                    # the issue's PostgreSQL sizes are the snapshots (10^5, 10^6), not the whole city
+                    on("pg", city, pg_server.url, prebuilt=copies)
+                else:
+                    on("pg", work / "city-pg", pg_server.url)
             finally:
-                pg.stop()
+                pg_server.stop()
         else:
             raise ValueError(f"unknown engine {engine!r} (sqlite, pg)")
 
@@ -835,7 +897,8 @@ def main(argv=None) -> int:
                     help="traces per sample (default 200 quick, 10,000 full)")
     ap.add_argument("--trace-city", type=Path, default=None,
                     help="trace a city built beforehand instead of growing one: the instance folder of "
-                         "scripts/make_city.py --snapshots … (its registry-<N>.db copies, then registry.db; SQLite)")
+                         "scripts/make_city.py --snapshots … (its registry-<N>.db copies, then registry.db; "
+                         "on pg: the copies, each copied into the throwaway server)")
     ap.add_argument("--trace-engines", default="sqlite,pg",
                     help="engines for the trace stage among sqlite, pg (a throwaway PostgreSQL; skipped without its binaries)")
     ap.add_argument("--http-clients", type=int, default=10, help="concurrent loopback clients of the http stage (default 10)")
