@@ -68,6 +68,7 @@ from registry.store.models import (
     User,
     Voided,
 )
+from registry.store.db import driver_rows
 from registry.store.uow import UnitOfWork
 
 #: Roles that see every event of the set (everyone else: only their own organisation's).
@@ -213,16 +214,11 @@ def _many(name: str):
 _cl, _le, _co = ChainLink.__table__, LogEntry.__table__, Voided.__table__
 _WITH_ENTRIES = _cl.join(_le, _le.c.idx == _cl.c.idx).outerjoin(
     _co, and_(_co.c.corrected_index == _cl.c.idx, _co.c.reason == "did_not_occur"))
-_LINKS = select(_cl.c.subject, _cl.c.seq, _cl.c.idx, _le.c.leaf_hash, _le.c.body, _co.c.correction_index).select_from(
-    _WITH_ENTRIES).where(_cl.c.subject.in_(_many("subjects")))
 _JOINED = ("SELECT cl.subject, cl.seq, cl.idx, le.leaf_hash, le.body, co.correction_index FROM chain_links cl "
            "JOIN log_entries le ON le.idx = cl.idx "
            "LEFT OUTER JOIN corrections co ON co.corrected_index = cl.idx AND co.reason = 'did_not_occur' ")
-_PAGE = text(_JOINED + "WHERE cl.subject = :s ORDER BY cl.seq DESC LIMIT :n")
-_PAGE_BEFORE = text(_JOINED + "WHERE cl.subject = :s AND cl.seq < :before ORDER BY cl.seq DESC LIMIT :n")
 _LAST_SEQ = text("SELECT seq FROM chain_links WHERE subject = :s ORDER BY seq DESC LIMIT 1")
 _LINKS_AT = select(ChainLink.subject, ChainLink.seq, ChainLink.idx).where(ChainLink.idx.in_(_many("indexes")))
-_ENTRIES = select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.body).where(LogEntry.idx.in_(_many("indexes")))
 _ORGS = select(*Organisation.__table__.columns).where(Organisation.id.in_(_many("ids")))
 _USERS = select(User.id, User.username).where(User.id.in_(_many("ids")))
 _ITEMS = select(*Item.__table__.columns, select(ChainLink.seq).where(ChainLink.subject == Item.subject)
@@ -237,16 +233,31 @@ _MODELS = select(*(c.label(f"m_{c.name}") for c in _pm.columns), *(c.label(f"c_{
 _CERTIFICATES = select(*Certificate.__table__.columns).where(Certificate.number.in_(_many("numbers")))
 _APPROVALS = select(ModelApproval.vehicle_model, ModelApproval.part_model).where(ModelApproval.vehicle_model.in_(_many("models")))
 
-_RANGES: dict[int, object] = {}
+# The row-heavy reads (chains with their entries, entries by index) go through the driver's own
+# cursor (``driver_rows``), in its parameter style (*p*: ``?`` or ``%s``): SQLAlchemy's result and
+# parameter machinery cost about as much per row as the database's search (bench.py trace).
+_DRIVER_SQL: dict[tuple, str] = {}
 
 
-def _ranges(n: int):
-    """One statement reading *n* ranges ``seq BETWEEN a AND b`` of *n* chains with their entries (each a search
-    of the primary key)."""
-    if n not in _RANGES:
-        _RANGES[n] = text(" UNION ALL ".join(
-            _JOINED + f"WHERE cl.subject = :s{k} AND cl.seq BETWEEN :a{k} AND :b{k}" for k in range(n)))
-    return _RANGES[n]
+def _driver_sql(what: str, p: str, n: int = 1) -> str:
+    """The driver's text of one of the trace's row-heavy statements, built once per (*what*, *p*, *n*):
+    ``links`` (the chains of *n* subjects), ``page`` / ``page_before`` (a chain's newest links, LIMIT
+    bound), ``ranges`` (*n* ranges ``seq BETWEEN a AND b`` of *n* chains, each a search of the primary
+    key) -- all with their entries and whether a correction voided them -- and ``entries`` (*n* by index)."""
+    key = (what, p, n)
+    sql = _DRIVER_SQL.get(key)
+    if sql is None:
+        marks = ", ".join([p] * n)
+        sql = {
+            "links": lambda: _JOINED + f"WHERE cl.subject IN ({marks})",
+            "page": lambda: _JOINED + f"WHERE cl.subject = {p} ORDER BY cl.seq DESC LIMIT {p}",
+            "page_before": lambda: _JOINED + f"WHERE cl.subject = {p} AND cl.seq < {p} ORDER BY cl.seq DESC LIMIT {p}",
+            "ranges": lambda: " UNION ALL ".join(
+                _JOINED + f"WHERE cl.subject = {p} AND cl.seq BETWEEN {p} AND {p}" for _ in range(n)),
+            "entries": lambda: f"SELECT idx, leaf_hash, body FROM log_entries WHERE idx IN ({marks})",
+        }[what]()
+        _DRIVER_SQL[key] = sql
+    return sql
 
 
 class Loader:
@@ -268,6 +279,11 @@ class Loader:
         """The session's connection: Core statements go straight to it (no ORM context to build)."""
         return self.session.connection()
 
+    def rows(self, what: str, params: list, n: int = 1) -> list:
+        """The rows of the row-heavy statement *what* (:func:`_driver_sql`) through the driver's cursor."""
+        conn = self.conn
+        return driver_rows(conn, _driver_sql(what, "?" if conn.dialect.name == "sqlite" else "%s", n), tuple(params))
+
     # whole chains
 
     def chains(self, subjects: Iterable[str]) -> dict[str, list[int]]:
@@ -285,7 +301,7 @@ class Loader:
             part = missing[i:i + _CHUNK]
             for s in part:
                 self.links[s] = []
-            for s, seq, idx in self._take(self.conn.execute(_LINKS, {"subjects": part})):
+            for s, seq, idx in self._take(self.rows("links", part, len(part))):
                 self.links[s].append((seq, idx))
             for s in part:
                 self.links[s].sort()
@@ -307,11 +323,10 @@ class Loader:
     def page(self, subject: str, limit: int, before_seq: int | None = None) -> Shown:
         """The newest *limit* links of *subject*'s chain older than *before_seq* (all of them: ``before_seq`` None)."""
         if before_seq is None:
-            rows = [(seq, idx) for _, seq, idx in self._take(self.conn.execute(_PAGE, {"s": subject, "n": limit + 1}))]
+            rows = [(seq, idx) for _, seq, idx in self._take(self.rows("page", [subject, limit + 1]))]
             total = rows[0][0] + 1 if rows else 0
         else:
-            rows = [(seq, idx) for _, seq, idx in self._take(self.conn.execute(
-                _PAGE_BEFORE, {"s": subject, "before": before_seq, "n": limit + 1}))]
+            rows = [(seq, idx) for _, seq, idx in self._take(self.rows("page_before", [subject, before_seq, limit + 1]))]
             top = self.conn.execute(_LAST_SEQ, {"s": subject}).scalar()
             total = 0 if top is None else top + 1
         shown = [(s, i) for s, i in reversed(rows[:limit])]
@@ -342,10 +357,8 @@ class Loader:
         got: dict[str, list[tuple[int, int]]] = {s: [] for s in wants}
         for i in range(0, len(ranges), _UNION):
             part = ranges[i:i + _UNION]
-            params = {}
-            for k, (s, a, b) in enumerate(part):
-                params.update({f"s{k}": s, f"a{k}": a, f"b{k}": b})
-            for s, seq, idx in self._take(self.conn.execute(_ranges(len(part)), params)):
+            params = [x for s_a_b in part for x in s_a_b]
+            for s, seq, idx in self._take(self.rows("ranges", params, len(part))):
                 got[s].append((seq, idx))
         out = {}
         for s in wants:
@@ -362,8 +375,7 @@ class Loader:
         missing = sorted({i for i in indexes if i not in self.events})
         for i in range(0, len(missing), _CHUNK):
             part = missing[i:i + _CHUNK]
-            rows = self.conn.execute(_ENTRIES, {"indexes": part})
-            for idx, leaf, body in rows:
+            for idx, leaf, body in self.rows("entries", part, len(part)):
                 raw = bytes(body)
                 self.events[idx] = Event(idx, bytes(leaf), raw, json.loads(raw.decode("utf-8")))
 

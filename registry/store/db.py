@@ -37,9 +37,12 @@ def driver_rows(conn: Connection, sql: str, params=()) -> list:
     """All rows of *sql* through the driver's own cursor on *conn* (same connection, same
     transaction). For row-heavy reads on hot paths (proof nodes, verify-log's chunks), where
     SQLAlchemy's result machinery per row costs about as much as the database's search. *sql*
-    is in the driver's own parameter style."""
+    is in the driver's own parameter style. Listeners of ``before_cursor_execute`` still see the
+    statement (the tests that check every statement of a trace or a proof, or any SQL log)."""
     cur = conn.connection.driver_connection.cursor()
     try:
+        if conn.dispatch.before_cursor_execute:
+            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
         cur.execute(sql, params)
         return cur.fetchall()
     finally:
