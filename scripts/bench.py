@@ -156,8 +156,8 @@ def copy_city_to_pg(db: Path, server_url: str, name: str) -> str:
                 dst.execute(f"DELETE FROM {table.name}")
         for table in Base.metadata.sorted_tables:
             cols = [c.name for c in table.columns]
-            rowid = src.exec_driver_sql(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'").scalar() or ""
-            order = "rowid" if "WITHOUT ROWID" not in rowid.upper() else ", ".join(c.name for c in table.primary_key.columns)
+            ddl = src.exec_driver_sql(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'").scalar() or ""
+            order = "rowid" if "WITHOUT ROWID" not in ddl.upper() else ", ".join(c.name for c in table.primary_key.columns)
             with dst.cursor().copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
                 for row in src.execute(table.select().order_by(text(order))).yield_per(20_000):
                     copy.write_row(tuple(row))

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Iterable
 
-from sqlalchemy import and_, bindparam, select, text
+from sqlalchemy import bindparam, select, text
 
 from registry.domain import identifiers as ids
 from registry.domain import rules
@@ -60,7 +60,6 @@ from registry.store.models import (
     Person,
     ChainLink,
     Item,
-    LogEntry,
     ModelApproval,
     Organisation,
     ProductModel,
@@ -211,9 +210,6 @@ def _many(name: str):
 # The statements of a trace, built once (building a statement costs more than running it on SQLite).
 # A chain's links come with their entries and whether a correction voided them: one round trip, each
 # row found by primary key (chain_links by subject, log_entries and corrections by index).
-_cl, _le, _co = ChainLink.__table__, LogEntry.__table__, Voided.__table__
-_WITH_ENTRIES = _cl.join(_le, _le.c.idx == _cl.c.idx).outerjoin(
-    _co, and_(_co.c.corrected_index == _cl.c.idx, _co.c.reason == "did_not_occur"))
 _JOINED = ("SELECT cl.subject, cl.seq, cl.idx, le.leaf_hash, le.body, co.correction_index FROM chain_links cl "
            "JOIN log_entries le ON le.idx = cl.idx "
            "LEFT OUTER JOIN corrections co ON co.corrected_index = cl.idx AND co.reason = 'did_not_occur' ")

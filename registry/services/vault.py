@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import inspect
 
 from registry.domain import identifiers as ids
 from registry.domain.errors import DomainError, invalid, not_found
 from registry.domain.roles import Actor
 from registry.store.log import utc_now
 from registry.store.models import Person, Reveal
-from registry.store.uow import UnitOfWork
+from registry.store.uow import UnitOfWork, hold, load_held
 
 #: Who may see clear personal data (each reveal is recorded).
 REVEALERS = ("investigator", "registration_point")
@@ -111,28 +110,17 @@ class Vault:
         return PersonDetails(**data)
 
 
-_ADDED = "yima.persons_added"
-
-
 def store_person(uow: UnitOfWork, vault: Vault, person: PersonDetails) -> str:
     """Keep a person's latest details in the vault; return the pseudonym the log will use."""
     pseudonym = vault.pseudonym(person.id_type, person.id_number)
     session = uow.session
-    # Persons are added only here; those this session added are kept by pseudonym so that the
-    # look-up below need not flush to find an unflushed one (a batch registering owners would
-    # write out every previous event's changes before each). A person dropped by a rolled-back
-    # savepoint is no longer pending and is looked up afresh.
-    added = session.info.setdefault(_ADDED, {})
-    row = added.get(pseudonym)
-    if row is not None and not (inspect(row).pending or inspect(row).persistent):
-        row = None
-    if row is None:
-        with session.no_autoflush:
-            row = session.get(Person, pseudonym)
+    # Persons are added only here, and held when added: a batch registering owners finds them
+    # without writing out every previous event's changes first.
+    row = load_held(session, Person, pseudonym)
     if row is None:
         row = Person(pseudonym=pseudonym, ciphertext=vault.seal(person, pseudonym), created_at=utc_now())
         session.add(row)
-        added[pseudonym] = row
+        hold(session, row, pseudonym)
     else:
         row.ciphertext = vault.seal(person, pseudonym)
     return pseudonym

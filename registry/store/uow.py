@@ -95,59 +95,70 @@ class UnitOfWork:
         self.facts.clear()
 
 
-#: session.info key of the items a writing unit of work keeps loaded.
+#: session.info key of the objects a writing unit of work keeps loaded: ``(class, key) -> object``.
 HOLD = "yima.hold"
-#: Past this many held items the set starts afresh (a batch touches a few per event).
+#: session.info flag: the held set was started afresh in this unit of work (a miss no longer proves absence).
+HOLD_CLEARED = "yima.hold.cleared"
+#: Past this many held objects the set starts afresh (a batch touches a few per event).
 HOLD_LIMIT = 50_000
 
 
-def hold(session: Session, item: Item) -> None:
-    """Keep *item* loaded for the rest of a writing unit of work (no-op elsewhere)."""
+def hold(session: Session, obj, key: str | None = None) -> None:
+    """Keep *obj* loaded for the rest of a writing unit of work (no-op elsewhere), under its class
+    and *key* (its primary key; an item's subject by default). Every object of a class that
+    :func:`load_held` reads must be held when it is added."""
     held = session.info.get(HOLD)
     if held is not None:
         if len(held) >= HOLD_LIMIT:
             held.clear()
-        held[item.subject] = item
+            session.info[HOLD_CLEARED] = True
+        held[(type(obj), obj.subject if key is None else key)] = obj
 
 
-def held_item(session: Session, subject: str) -> Item | None:
-    """The item *subject* if this writing unit of work holds it (loaded, or added and not yet
-    flushed), else None. ``session.get`` finds a pending item only by flushing and selecting it:
+def held(session: Session, cls: type, key: str):
+    """The object *key* of *cls* if this writing unit of work holds it (loaded, or added and not yet
+    flushed), else None. ``session.get`` finds a pending object only by flushing and selecting it:
     a batch that commissions items and then ships them would do that for every one."""
-    held = session.info.get(HOLD)
-    item = held.get(subject) if held else None
-    if item is None:
+    objects = session.info.get(HOLD)
+    obj = objects.get((cls, key)) if objects else None
+    if obj is None:
         return None
-    state = inspect(item)
+    state = inspect(obj)
     if state.pending or state.persistent:  # not expunged by a rollback, nor deleted (see unhold)
-        return item
+        return obj
     return None
 
 
-def load_item(session: Session, subject: str) -> Item | None:
-    """The item *subject*: held, in the session's identity map, or selected by primary key
-    **without flushing first**.
+def load_held(session: Session, cls: type, key: str):
+    """The object *key* of *cls* (one whose new objects are all held when added): held, in the
+    session's identity map, or selected by primary key **without flushing first**.
 
-    Autoflush cannot change what that select returns: an item with unflushed changes is in the
+    Autoflush cannot change what that select returns: an object with unflushed changes is in the
     identity map (a dirty object is strongly referenced), and ``session.get`` returns it from
-    there before any SQL. Only an item added and not yet flushed is found by flushing, and those
-    are held; should one not be (the held set started afresh), a miss while the session has new
-    objects flushes and looks again. In a batch this saves a flush per event: every event's reads
-    used to write out the previous event's changes one statement at a time."""
-    item = held_item(session, subject)
-    if item is not None:
-        return item
+    there before any SQL. Only an object added and not yet flushed is found by flushing, and those
+    are held. A miss therefore proves absence, unless the session holds nothing (not a writing unit
+    of work) or the held set was started afresh: then a miss while the session has new objects
+    flushes and looks again. In a batch this saves a flush per event: every event's reads used to
+    write out the previous event's changes one statement at a time."""
+    obj = held(session, cls, key)
+    if obj is not None:
+        return obj
     with session.no_autoflush:
-        item = session.get(Item, subject)
-    if item is None and session.new:
-        item = session.get(Item, subject)
-    return item
+        obj = session.get(cls, key)
+    if obj is None and session.new and (session.info.get(HOLD) is None or session.info.get(HOLD_CLEARED)):
+        obj = session.get(cls, key)
+    return obj
+
+
+def load_item(session: Session, subject: str) -> Item | None:
+    """The item *subject* (:func:`load_held`: items are held when commissioned or created by a fold)."""
+    return load_held(session, Item, subject)
 
 
 def unhold(session: Session, subject: str) -> None:
-    held = session.info.get(HOLD)
-    if held:
-        held.pop(subject, None)
+    objects = session.info.get(HOLD)
+    if objects:
+        objects.pop((Item, subject), None)
 
 
 @event.listens_for(Item, "load")

@@ -97,3 +97,23 @@ def test_a_person_dropped_by_a_rolled_back_savepoint_is_stored_again(registry):
         assert uow.session.scalar(select(func.count()).select_from(Person)) == before + 1
         row = uow.session.get(Person, pseudonym)
         assert registry.vault.open(row.ciphertext, pseudonym).name == "李四"
+
+
+def test_a_person_added_before_the_held_set_started_afresh_is_still_found(registry, monkeypatch):
+    """Past HOLD_LIMIT the held set is cleared: a miss no longer proves absence, and the look-up
+    flushes rather than add a second row for a person still pending."""
+    from registry.store import uow as uow_module
+
+    monkeypatch.setattr(uow_module, "HOLD_LIMIT", 2)
+    numbers = [f"11010519491231{next_serial() % 1000:03d}" for _ in range(3)]
+    with registry.writing() as uow:
+        uow.start_batch()
+        pseudonyms = [store_person(uow, registry.vault, person(n)) for n in numbers]
+        assert uow.session.info.get(uow_module.HOLD_CLEARED)
+        again = store_person(uow, registry.vault, person(numbers[0], "王五"))
+        uow.finish()
+    assert again == pseudonyms[0]
+    with registry.reading() as uow:
+        rows = uow.session.scalars(select(Person).where(Person.pseudonym.in_(pseudonyms))).all()
+        assert len(rows) == 3
+        assert registry.vault.open(uow.session.get(Person, again).ciphertext, again).name == "王五"

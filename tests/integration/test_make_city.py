@@ -1,7 +1,7 @@
 """scripts/make_city.py: a city written through the services in batches is a log like any other.
 
 A batch defers the ORM's writes to the next read or to its commit (``UnitOfWork.commit``) and
-finds the items it commissioned without flushing (``held_item``): the projections it leaves must
+finds the items it commissioned without flushing (``held``): the projections it leaves must
 still be the fold of its log, and the log must verify.
 """
 
@@ -17,6 +17,7 @@ from registry.store.models import Item, LogEntry
 from registry.runtime import Registry
 from registry.store.uow import UnitOfWork
 from registry.store.verify import verify_log
+from tests.conftest import ENGINE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_city  # noqa: E402
@@ -153,11 +154,10 @@ def test_a_city_built_from_the_command_line_resumes_from_a_program_that_imports_
         registry.db.dispose()
 
 
+@pytest.mark.skipif(ENGINE != "sqlite", reason="snapshots are copies of the SQLite file")
 def test_snapshots_copy_the_city_at_each_size_as_a_log_that_verifies(registry):
     import sqlite3
 
-    if not registry.db.is_sqlite:
-        pytest.skip("snapshots are copies of the SQLite file")
     builder = make_city.Builder(registry, batch=400, progress=False, snapshots=[800])
     builder.grow_to(1_600)
     copy = Path(registry.db.engine.url.database).with_name("registry-800.db")
