@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,14 +104,16 @@ def rotate_key() -> None:
 
 @click.command("verify-log")
 @with_appcontext
-def verify_log() -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="the cores",
+              help="Processes that check the log's chunks, each on its own database connection.")
+def verify_log(jobs: int) -> None:
     """Recompute every leaf, node, chain link and checkpoint; exit 1 at the first bad index."""
     from registry.store.verify import verify_log as verify
 
     reg = _registry()
     started = time.perf_counter()
     with reg.reading() as uow:
-        report = verify(uow.session, reg.hasher, reg.origin, reg.keys.by_id())
+        report = verify(uow.session, reg.hasher, reg.origin, reg.keys.by_id(), workers=jobs)
     took = time.perf_counter() - started
     if report.ok:
         rate = report.entries / took if took else 0

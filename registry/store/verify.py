@@ -13,6 +13,13 @@ Two passes, one verdict:
 ``_bulk`` checks a superset of what ``_locate`` checks, so it only says "holds" when
 ``_locate`` would find nothing.
 
+The bulk pass's chunks are independent (CHUNK = 2^K entries from a multiple of 2^K: every node
+of levels 1..K over them lies inside, and each chain link is read beside the link before it on
+its chain), so ``workers`` processes can check them (``flask verify-log --jobs N``), each on
+its own connection, while this one stitches the nodes above level K and the checkpoint roots
+in index order. Every read is bounded by the entries counted at the start, and those rows are
+append-only, so the workers read what the session would.
+
 The canonical form of bodies is checked in bulk too. Bodies of the shape the log writes
 (``{"data":…,"event_id":…,…,"v":…}``) are matched by one regular expression per chunk that
 admits only canonical strings and integers in the envelope; then only each ``data`` value is
@@ -26,13 +33,19 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import multiprocessing
+import operator
 import re
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterator, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from registry.ledger import CheckpointError, Frontier, Hasher, verify_checkpoint
 from registry.ledger.canonical import CanonicalError
@@ -131,8 +144,13 @@ def verify_log(
     public_keys: Mapping[str, bytes],
     progress: Callable[[int], None] | None = None,
     limit: int = 20,
+    workers: int = 1,
 ) -> Report:
-    """Recompute the log and return what does not match, earliest first."""
+    """Recompute the log and return what does not match, earliest first.
+
+    *workers* > 1: the bulk pass checks its chunks in that many processes, each reading on its
+    own connection (a log in an in-memory SQLite is checked here alone).
+    """
     keys = [(origin, pub) for pub in public_keys.values()]
     reported = [0]
 
@@ -140,7 +158,7 @@ def verify_log(
         reported[0] += k
         progress(k)
 
-    report = _bulk(session, hasher, keys, counted if progress is not None else None)
+    report = _bulk(session, hasher, keys, counted if progress is not None else None, workers)
     if report is not None:
         return report
     # Something does not hold (or bulk could not tell): walk the log entry by entry to say
@@ -181,8 +199,11 @@ _SQLITE = {
     "nodes": "SELECT count(*), group_concat(idx), CAST(group_concat(hash, '') AS BLOB) "
              "FROM log_nodes WHERE level = ? AND idx >= ? AND idx < ?",
     # subjects in code-point order, as Python sorts them: SQLite's BINARY collation is that
-    "links": "SELECT count(*), group_concat(idx), group_concat(seq), group_concat(subject, char(10)) "
-             "FROM (SELECT idx, subject, seq FROM chain_links WHERE idx >= ? AND idx < ? ORDER BY idx, subject, seq)",
+    "links": "SELECT count(*), group_concat(idx), group_concat(subject, char(10)), group_concat(prior), count(back) "
+             "FROM (SELECT c.idx, c.subject, CASE WHEN c.seq = 0 THEN '' ELSE coalesce(p.idx, 'none') END AS prior, "
+             "CASE WHEN p.idx >= c.idx THEN 1 END AS back "
+             "FROM chain_links c LEFT JOIN chain_links p ON p.subject = c.subject AND p.seq = c.seq - 1 "
+             "WHERE c.idx >= ? AND c.idx < ? ORDER BY c.idx, c.subject, c.seq)",
 }
 _POSTGRESQL = {
     "encoding": "SELECT 'UTF-8'",
@@ -190,10 +211,12 @@ _POSTGRESQL = {
                "string_agg(body, decode('0a', 'hex') ORDER BY idx) FROM log_entries WHERE idx >= %s AND idx < %s",
     "nodes": "SELECT count(*), string_agg(idx::text, ',' ORDER BY idx), string_agg(hash, ''::bytea ORDER BY idx) "
              "FROM log_nodes WHERE level = %s AND idx >= %s AND idx < %s",
-    "links": "SELECT count(*), string_agg(idx::text, ',' ORDER BY idx, subject COLLATE \"C\", seq), "
-             "string_agg(seq::text, ',' ORDER BY idx, subject COLLATE \"C\", seq), "
-             "string_agg(subject, E'\\n' ORDER BY idx, subject COLLATE \"C\", seq) "
-             "FROM chain_links WHERE idx >= %s AND idx < %s",
+    "links": "SELECT count(*), string_agg(c.idx::text, ',' ORDER BY c.idx, c.subject COLLATE \"C\", c.seq), "
+             "string_agg(c.subject, E'\\n' ORDER BY c.idx, c.subject COLLATE \"C\", c.seq), "
+             "string_agg(CASE WHEN c.seq = 0 THEN '' ELSE coalesce(p.idx::text, 'none') END, ',' "
+             "ORDER BY c.idx, c.subject COLLATE \"C\", c.seq), count(CASE WHEN p.idx >= c.idx THEN 1 END) "
+             "FROM chain_links c LEFT JOIN chain_links p ON p.subject = c.subject AND p.seq = c.seq - 1 "
+             "WHERE c.idx >= %s AND c.idx < %s",
 }
 _COMMON = {
     # one statement, so one snapshot even where each statement gets its own (PostgreSQL's
@@ -216,8 +239,20 @@ def _numbers(start: int, stop: int) -> str:
     return ",".join(map(str, range(start, stop)))
 
 
-def _bulk(session: Session, hasher: Hasher, keys, progress) -> Report | None:
-    """Return a clean report if every entry, node, link and checkpoint holds, else None."""
+def _source_url(conn) -> str | None:
+    """The URL another process can open to read what *conn* reads, or None (an in-memory SQLite)."""
+    url = conn.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _bulk(session: Session, hasher: Hasher, keys, progress, workers: int = 1) -> Report | None:
+    """Return a clean report if every entry, node, link and checkpoint holds, else None.
+
+    With *workers* > 1 the chunks are checked by that many processes, each on its own
+    connection; this process stitches their results together in index order (see _bulk_pass).
+    """
     new = _HASHES.get(hasher.name)
     conn = session.connection()
     sql = _STATEMENTS.get(conn.dialect.name)
@@ -229,16 +264,25 @@ def _bulk(session: Session, hasher: Hasher, keys, progress) -> Report | None:
 
     if rows("encoding")[0][0] != "UTF-8":
         return None
+    url = _source_url(conn) if workers > 1 else None
     enabled = gc.isenabled()
     gc.disable()  # a chunk makes ~10^5 short-lived objects and no cycles: no collections needed
     try:
-        return _bulk_pass(rows, new, hasher.empty(), keys, progress)
+        return _bulk_pass(rows, new, hasher, keys, progress, workers if url else 1, url)
     finally:
         if enabled:
             gc.enable()
 
 
-def _bulk_pass(rows, new, empty: bytes, keys, progress) -> Report | None:
+def _bulk_pass(rows, new, hasher: Hasher, keys, progress, workers: int, url: str | None) -> Report | None:
+    """The bulk pass: chunks checked on their own (_check_chunk), then stitched in index order.
+
+    A chunk is CHUNK = 2^K entries starting at a multiple of 2^K, so every node of levels 1..K
+    over its leaves lies inside it. A chunk checks its chains on its own (each link is read
+    beside the link before it on its chain). Two things cross chunks and are done here: the
+    nodes above level K (built from the chunks' level-K roots) and the roots of checkpoints
+    (each chunk folds the part of a root that lies inside it; the rest is nodes of levels >= K).
+    """
     [(head, n, node_count, link_count, cp_count, cp_min, cp_max)] = rows("counts")
     # the head, the stored nodes (every level >= 1 node of a tree of n leaves), and the
     # checkpoints: the latest covers exactly the n entries, none lies outside [0, n]
@@ -246,118 +290,220 @@ def _bulk_pass(rows, new, empty: bytes, keys, progress) -> Report | None:
         return None
     if cp_count and (cp_min < 0 or cp_max != n) or not cp_count and n:
         return None
+    size = CHUNK
+    if size < 1 or size & (size - 1):
+        raise ValueError(f"CHUNK must be a power of two, not {size}")
+    k = size.bit_length() - 1
 
     checked = 0
+    for cp_size, stored_root, note in rows("checkpoints", (0, 0)):
+        signed = _signed(note, keys, cp_size, stored_root)
+        if signed is None or signed != hasher.empty():
+            return None
+        checked += 1
 
-    def checkpoints_hold(lo: int, hi: int, root_at) -> bool:
-        nonlocal checked
-        for size, stored_root, note in rows("checkpoints", (lo, hi)):
-            try:
-                signed = verify_checkpoint(note, keys)
-            except CheckpointError:
-                return False
-            if signed.size != size or signed.root_hash != bytes(stored_root) or signed.root_hash != root_at(size):
-                return False
-            checked += 1
-        return True
-
-    if not checkpoints_hold(0, 0, lambda size: empty):
-        return None
-
-    leaf_prefix, node_prefix = b"\x00", b"\x01"
-    last: list[bytes] = []  # last[level]: the latest node of that level completed so far
-    chains: dict[str, list[int]] = {}  # subject -> [seq, index] of its latest event
-    chains_get = chains.get
+    node_prefix = b"\x01"
+    upper: list[bytes] = []  # upper[j]: the latest node of level k + j completed so far
+    expected_upper: list[list[bytes]] = []  # expected_upper[j]: every node of level k + 1 + j, in index order
     links_seen = 0
-    for a in range(0, n, CHUNK):
-        b = min(a + CHUNK, n)
-        [(count, idx_text, stored_leaves, joined)] = rows("entries", (a, b))
-        if count != b - a or idx_text != _numbers(a, b) or joined is None or joined.count(b"\n") != count - 1:
-            return None  # a missing, repeated or misplaced index, a null body, or a raw newline in one (not canonical)
-        bodies = joined.split(b"\n")
-        leaves = [new(leaf_prefix + body).digest() for body in bodies]
-        if stored_leaves != b"".join(leaves):
-            return None
-
-        # chains: each body names its subjects' previous indexes; the links table must agree
-        prevs = _event_prevs(joined, count)
-        del joined
-        if prevs is None:
-            return None
-        link_idx, link_seq = [], []
-        add_idx, add_seq = link_idx.append, link_seq.append
-        for i, prev in zip(range(a, b), prevs):
-            prior = None
-            for subject, named in prev:
-                if prior is not None and not subject > prior:
-                    return None  # keys out of order or repeated: not canonical
-                prior = subject
-                state = chains_get(subject)
-                if state is None:
-                    if named is not None:
-                        return None
-                    chains[subject] = [0, i]
-                    add_seq(0)
-                else:
-                    if named != state[1]:
-                        return None
-                    state[0] += 1
-                    state[1] = i
-                    add_seq(state[0])
-                add_idx(i)
-        subjects = [subject for prev in prevs for subject, _ in prev]
-        [(count, idx_text, seq_text, subject_text)] = rows("links", (a, b))
-        if count != len(subjects):
-            return None
-        if count:
-            # with as many rows as expected and no newline inside the expected subjects, equal
-            # texts mean equal rows
-            expected = "\n".join(subjects)
-            if (subject_text != expected or expected.count("\n") != count - 1
-                    or idx_text != ",".join(map(str, link_idx)) or seq_text != ",".join(map(str, link_seq))):
+    tasks = [(a, min(a + size, n)) for a in range(0, n, size)]
+    with _chunk_results(rows, new, hasher.name, keys, k, tasks, workers, url) as results:
+        for (a, b), result in zip(tasks, results):
+            if result is None:
                 return None
-        links_seen += count
+            chunk_root, links, roots = result
+            links_seen += links
 
-        # nodes: level by level over the chunk; a chunk's first node of a level whose index
-        # is odd pairs with the latest node of that level from before the chunk
-        before = last[:]
-        levels = [leaves]
-        current, level = leaves, 0
-        while current:
-            start = a >> level
-            pairs = iter([last[level]] + current if start & 1 else current)
-            if level == len(last):
-                last.append(current[-1])
-            else:
-                last[level] = current[-1]
-            current = [new(node_prefix + left + right).digest() for left, right in zip(pairs, pairs)]
-            level += 1
-            if current:
-                lo, hi = a >> level, b >> level
-                [(count, idx_text, stored)] = rows("nodes", (level, lo, hi))
-                if count != hi - lo or len(current) != count or idx_text != _numbers(lo, hi) or stored != b"".join(current):
+            before = upper[:]
+            if chunk_root is not None:  # a whole chunk: its level-k root joins the upper levels
+                h, i, j = chunk_root, a >> k, 0
+                while True:
+                    if j == len(upper):
+                        upper.append(h)
+                        expected_upper.append([])
+                        left = None
+                    else:
+                        left, upper[j] = upper[j], h
+                    if not i & 1:
+                        break
+                    h = new(node_prefix + left + h).digest()
+                    i >>= 1
+                    j += 1
+                    expected_upper[j - 1].append(h)
+
+            for cp_size, root, part, level in roots:
+                # the rest of the root: nodes of levels >= k, each the latest of its level that
+                # ends at or before a (completed before the chunk), or, for a root of the whole
+                # chunk's end, the ones this chunk's root completed
+                rest = cp_size >> level
+                try:
+                    while rest:
+                        if rest & 1:
+                            h = before[level - k] if rest << level <= a else upper[level - k]
+                            part = h if part is None else new(node_prefix + h + part).digest()
+                        rest >>= 1
+                        level += 1
+                except IndexError:
                     return None
-                levels.append(current)
+                if part != root:
+                    return None
+                checked += 1
 
-        def root_at(size: int) -> bytes:
-            """MTH of the first *size* leaves (a < size <= b) from this chunk's levels."""
-            root, lv, rest = None, 0, size
-            while rest:
-                if rest & 1:
-                    j, lo = rest - 1, a >> lv
-                    h = levels[lv][j - lo] if j >= lo else before[lv]
-                    root = h if root is None else new(node_prefix + h + root).digest()
-                rest >>= 1
-                lv += 1
-            return root
-
-        if not checkpoints_hold(a + 1, b, root_at):
+            if progress is not None:
+                progress(b - a)
+    for j, hashes in enumerate(expected_upper):
+        level = k + 1 + j
+        if not hashes:
+            continue
+        [(count, idx_text, stored)] = rows("nodes", (level, 0, n >> level))
+        if count != len(hashes) or idx_text != _numbers(0, count) or stored != b"".join(hashes):
             return None
-        if progress is not None:
-            progress(b - a)
     if links_seen != link_count or checked != cp_count:
         return None
     return Report(n, [])
+
+
+def _signed(note: str, keys, size: int, stored_root) -> bytes | None:
+    """The root a checkpoint row signs, if its note verifies and agrees with the row, else None."""
+    try:
+        signed = verify_checkpoint(note, keys)
+    except CheckpointError:
+        return None
+    if signed.size != size or signed.root_hash != bytes(stored_root):
+        return None
+    return signed.root_hash
+
+
+@contextmanager
+def _chunk_results(rows, new, hash_name: str, keys, k: int, tasks, workers: int, url: str | None):
+    """Each task's _check_chunk result, in task order: here, or from *workers* processes."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield (_check_chunk(rows, new, keys, k, a, b) for a, b in tasks)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
+                               initializer=_worker_open, initargs=(url, hash_name, keys, k))
+    try:
+        yield _in_order(pool, tasks, window=2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(pool, tasks, window: int):
+    """The results of _worker_chunk over *tasks* in order, with at most *window* in flight (a
+    result waits in memory until it is stitched)."""
+    pending = deque()
+    todo = iter(tasks)
+    for task in todo:
+        pending.append(pool.submit(_worker_chunk, task))
+        if len(pending) >= window:
+            break
+    while pending:
+        result = pending.popleft().result()
+        for task in todo:
+            pending.append(pool.submit(_worker_chunk, task))
+            break
+        yield result
+
+
+_WORKER: dict = {}
+
+
+def _worker_open(url: str, hash_name: str, keys, k: int) -> None:
+    """A worker process: its own connection (the parent's must not be shared across a fork)."""
+    gc.disable()
+    engine = create_engine(url, poolclass=NullPool)
+    conn = engine.connect()
+    sql = _STATEMENTS[conn.dialect.name]
+    _WORKER.update(rows=lambda name, params=(): driver_rows(conn, sql[name], params), new=_HASHES[hash_name], keys=keys, k=k)
+
+
+def _worker_chunk(task):
+    w = _WORKER
+    return _check_chunk(w["rows"], w["new"], w["keys"], w["k"], *task)
+
+
+def _check_chunk(rows, new, keys, k: int, a: int, b: int):
+    """Check entries [a, b) (a a multiple of 2^k, b - a <= 2^k) on their own, or return None.
+
+    Returns (the chunk's level-k root or None if it is partial; per subject of the chunk [the
+    previous index its first event names, its first link number, its last index, its count];
+    the number of links; per checkpoint of size in (a, b]: (size, root, the part of the root
+    inside the chunk or None, the level the rest starts at)).
+    """
+    [(count, idx_text, stored_leaves, joined)] = rows("entries", (a, b))
+    if count != b - a or idx_text != _numbers(a, b) or joined is None or joined.count(b"\n") != count - 1:
+        return None  # a missing, repeated or misplaced index, a null body, or a raw newline in one (not canonical)
+    leaf_prefix, node_prefix = b"\x00", b"\x01"
+    leaves = [new(leaf_prefix + body).digest() for body in joined.split(b"\n")]
+    if stored_leaves != b"".join(leaves):
+        return None
+
+    # chains: each body names its subjects' previous indexes. Each link of the chunk is read
+    # beside the link before it on its subject's chain (by primary key, wherever it lies), so a
+    # chunk is checked on its own: per link, the body names that link's index (none for link 0,
+    # and a link after 0 must have one before it), which lies before the link's own. Induction
+    # on the link number then gives every subject's links as 0, 1, 2, … in index order, each
+    # body naming the event before it on the chain.
+    prevs = _event_prevs(joined, count)
+    del joined
+    if prevs is None:
+        return None
+    for prev in prevs:
+        if len(prev) > 1:
+            names = [subject for subject, _ in prev]
+            if any(map(operator.ge, names, names[1:])):
+                return None  # keys out of order or repeated: not canonical
+    subjects = [subject for prev in prevs for subject, _ in prev]
+    [(links, idx_text, subject_text, before_text, backwards)] = rows("links", (a, b))
+    if links != len(subjects):
+        return None
+    if links:
+        # with as many rows as expected and no newline inside the expected subjects, equal
+        # texts mean equal rows
+        expected = "\n".join(subjects)
+        if subject_text != expected or expected.count("\n") != links - 1 or backwards:
+            return None
+        if idx_text != ",".join([str(i) for i, prev in zip(range(a, b), prevs) for _ in prev]):
+            return None
+        if before_text != ",".join(["" if index is None else str(index) for prev in prevs for _, index in prev]):
+            return None
+
+    # nodes of levels 1..k: inside the chunk, compared level by level with the stored ones
+    levels = [leaves]
+    current = leaves
+    for level in range(1, k + 1):
+        pairs = iter(current)
+        current = [new(node_prefix + left + right).digest() for left, right in zip(pairs, pairs)]
+        if not current:
+            break
+        lo, hi = a >> level, b >> level
+        [(stored_count, idx_text, stored)] = rows("nodes", (level, lo, hi))
+        if stored_count != hi - lo or len(current) != stored_count or idx_text != _numbers(lo, hi) or stored != b"".join(current):
+            return None
+        levels.append(current)
+    chunk_root = levels[k][0] if len(levels) > k else None
+
+    roots = []
+    for size, stored_root, note in rows("checkpoints", (a + 1, b)):
+        root = _signed(note, keys, size, stored_root)
+        if root is None:
+            return None
+        # fold the part of the root of the first *size* leaves that lies in this chunk: the
+        # nodes of its lowest set bits; from the first one whose node does not lie inside the
+        # chunk (one of level > k, or the level-k node before it), the caller goes on
+        part, level, rest = None, 0, size
+        while rest:
+            if rest & 1:
+                j, lo = rest - 1, a >> level
+                if level > k or j < lo:
+                    break
+                h = levels[level][j - lo]
+                part = h if part is None else new(node_prefix + h + part).digest()
+            rest >>= 1
+            level += 1
+        roots.append((size, root, part, level))
+    return chunk_root, links, roots
 
 
 def _event_prevs(joined: bytes, count: int) -> list | None:
@@ -397,7 +543,10 @@ def _event_prevs(joined: bytes, count: int) -> list | None:
             prev = event["prev"]
             if type(prev) is not dict:
                 return None
-            out.append(list(prev.items()))
+            pairs = list(prev.items())
+            if not all(index is None or type(index) is int for _, index in pairs):
+                return None  # an index is an integer or null (true == 1 in Python)
+            out.append(pairs)
         return out
     except (ValueError, KeyError, TypeError, StopIteration, RecursionError):
         return None
@@ -491,8 +640,9 @@ def _locate(session, _stream, hasher, origin, public_keys, progress, limit) -> R
         # chain links: the body names each subject's previous index; the table must agree
         for subject in sorted(prev):
             seq, last = chains.get(subject, (-1, None))
-            if prev[subject] != last:
-                stop = found(idx, f"chain {subject} broken: body names previous index {prev[subject]}, log has {last}")
+            named = prev[subject]
+            if named != last or (named is not None and type(named) is not int):  # true == 1 in Python
+                stop = found(idx, f"chain {subject} broken: body names previous index {json.dumps(named)}, log has {last}")
             chains[subject] = (seq + 1, idx)
             while link is not None and (link[0], link[1]) < (idx, subject):
                 stop = stop or found(link[0], f"chain link {link[1]}#{link[2]} has no event")

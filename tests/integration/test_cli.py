@@ -21,6 +21,22 @@ def test_seed_demo_makes_a_city_that_verifies_and_refuses_to_seed_twice(runner, 
     assert runner.invoke(args=["rebuild-state", "--check"]).exit_code == 0
 
 
+def test_verify_log_checks_in_as_many_processes_as_asked(runner, registry, monkeypatch):
+    from registry.store import verify as verify_module
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    monkeypatch.setattr(verify_module, "CHUNK", 8)  # the demo city spans several chunks
+    pools = []
+    real = verify_module.ProcessPoolExecutor
+    monkeypatch.setattr(verify_module, "ProcessPoolExecutor", lambda **kw: pools.append(kw["max_workers"]) or real(**kw))
+    for jobs, started in (("2", [2]), ("1", [2])):
+        result = runner.invoke(args=["verify-log", "--jobs", jobs])
+        assert result.exit_code == 0 and "log verified" in result.output, result.output
+        assert pools == started
+    refused = runner.invoke(args=["verify-log", "--jobs", "0"])
+    assert refused.exit_code == 2 and "--jobs" in refused.output
+
+
 def test_rebuild_state_finds_and_repairs_a_drifted_projection(runner, registry, make_org):
     org, _ = make_org("dealer")
     with registry.writing() as uow:

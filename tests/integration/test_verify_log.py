@@ -33,14 +33,25 @@ def keys(registry):
     return [(registry.origin, pub) for pub in registry.keys.by_id().values()]
 
 
+WORKERS = {"n": 1}
+
+
+@pytest.fixture(autouse=True, params=[1, 2], ids=["here", "2 workers"])
+def workers(request, monkeypatch):
+    """Every test twice: the bulk pass's chunks checked in this process, and by two worker
+    processes reading on their own connections."""
+    monkeypatch.setitem(WORKERS, "n", request.param)
+    return request.param
+
+
 def verify(registry):
     with registry.reading() as uow:
-        return verify_log(uow.session, registry.hasher, registry.origin, registry.keys.by_id())
+        return verify_log(uow.session, registry.hasher, registry.origin, registry.keys.by_id(), workers=WORKERS["n"])
 
 
 def bulk_verdict(registry):
     with registry.reading() as uow:
-        return verify_module._bulk(uow.session, registry.hasher, keys(registry), None)
+        return verify_module._bulk(uow.session, registry.hasher, keys(registry), None, WORKERS["n"])
 
 
 def append_each(registry, n, start=0):
@@ -52,7 +63,7 @@ def append_each(registry, n, start=0):
             uow.commit()
 
 
-@pytest.fixture(params=[1, 3, 4, 7, 1 << 14])
+@pytest.fixture(params=[1, 2, 4, 8, 1 << 14])
 def chunk(request, monkeypatch):
     monkeypatch.setattr(verify_module, "CHUNK", request.param)
     return request.param
@@ -103,8 +114,8 @@ def recompute_nodes(c, registry):
 
 @pytest.fixture
 def log12(registry, monkeypatch):
-    """Twelve events, a checkpoint after each, triggers dropped; CHUNK 5."""
-    monkeypatch.setattr(verify_module, "CHUNK", 5)
+    """Twelve events, a checkpoint after each, triggers dropped; CHUNK 4."""
+    monkeypatch.setattr(verify_module, "CHUNK", 4)
     append_each(registry, 12)
     drop_triggers(registry)
     engine = raw_engine(registry)
@@ -161,6 +172,10 @@ TAMPERING = {
     "a chain link deleted": (["DELETE FROM chain_links WHERE idx = 6 AND subject = 'vehicle:A'"], 6),
     "a chain link renumbered": (["UPDATE chain_links SET seq = seq + 100 WHERE idx = 8 AND subject = 'battery:B'"], 8),
     "a chain link moved to another event": (["UPDATE chain_links SET idx = 9 WHERE idx = 5 AND subject = 'vehicle:A'"], 5),
+    # vehicle:A's links 2 and 3 (indexes 4 and 5) swapped: same rows per index, but link 3 lies
+    # before link 2 and index 4's body names index 1, not 5
+    "two links of a chain swapped": (["UPDATE chain_links SET idx = CASE idx WHEN 4 THEN 5 ELSE 4 END "
+                                      "WHERE subject = 'vehicle:A' AND seq IN (2, 3)"], 4),
     "a chain link beyond the log": (["INSERT INTO chain_links (subject, seq, idx) VALUES ('vehicle:Z', 0, 40)"], 40),
     "a checkpoint's root changed": (["UPDATE checkpoints SET root_hash = :zero WHERE tree_size = 4"], 3),
     "the log head moved back": (["UPDATE log_head SET tree_size = 11"], 11),
@@ -196,10 +211,51 @@ def test_a_body_made_non_canonical_but_signed_is_found_at_its_index(registry, lo
     assert report.first.index == 4 and "canonical" in report.first.what
 
 
+def resign(registry, engine, idx, forged):
+    """Store *forged* at *idx* with its leaf, the nodes and a fresh checkpoint all made to match."""
+    with engine.begin() as c:
+        c.execute(text("UPDATE log_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
+                  {"b": forged, "h": registry.hasher.leaf(forged), "i": idx})
+        recompute_nodes(c, registry)
+        c.execute(text("DELETE FROM checkpoints"))
+    with registry.writing() as uow:
+        uow.log.checkpoint()
+        uow.commit()
+
+
+def test_a_chain_pointer_written_as_true_is_not_taken_for_index_1(registry, log12):
+    """vehicle:A's event at 4 names index 1; ``true`` is canonical JSON and equals 1 in Python."""
+    engine, bodies = log12
+    assert b'"vehicle:A":1' in bodies[4]
+    forged = bodies[4].replace(b'"vehicle:A":1', b'"vehicle:A":true')
+    assert canonical_bytes(json.loads(forged)) == forged
+    resign(registry, engine, 4, forged)
+    report = verify(registry)
+    assert bulk_verdict(registry) is None
+    assert report.first.index == 4 and "vehicle:A broken" in report.first.what and "true" in report.first.what
+
+
+def test_a_chain_rewritten_out_of_order_is_found(registry, log12):
+    """vehicle:A's events at 4 and 5 swapped on its chain, bodies and links agreeing: link 2 at
+    index 5 names index 1, link 3 at index 4 names index 5 (a later event), link 4 at 6 names 4."""
+    engine, bodies = log12
+    with engine.begin() as c:
+        c.execute(text("UPDATE chain_links SET idx = CASE idx WHEN 4 THEN 5 ELSE 4 END WHERE subject = 'vehicle:A' AND seq IN (2, 3)"))
+        for idx, was, now in ((5, b'"vehicle:A":4', b'"vehicle:A":1'), (6, b'"vehicle:A":5', b'"vehicle:A":4')):
+            assert was in bodies[idx]
+            forged = bodies[idx].replace(was, now)
+            c.execute(text("UPDATE log_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
+                      {"b": forged, "h": registry.hasher.leaf(forged), "i": idx})
+    resign(registry, engine, 4, bodies[4].replace(b'"vehicle:A":1', b'"vehicle:A":5'))
+    assert bulk_verdict(registry) is None
+    report = verify(registry)
+    assert report.first.index == 4 and "vehicle:A broken" in report.first.what
+
+
 def test_an_sm3_log_passes_the_bulk_pass_and_an_altered_body_is_located(db_url, tmp_path, monkeypatch):
     from registry import create_app
 
-    monkeypatch.setattr(verify_module, "CHUNK", 3)
+    monkeypatch.setattr(verify_module, "CHUNK", 2)
     app = create_app({"DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "i"), "SIGNING_KEY": str(tmp_path / "i/k.pem"),
                       "PUBLIC_URL": "http://sm3.test", "LOG_ORIGIN": "", "HASH": "sm3", "SECRET_KEY": "x"})
     reg = app.extensions["registry"]
