@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from registry.api.context import registry
 from registry.domain.errors import DomainError, not_found
 from registry.ledger.checkpoint import vkey
+from registry.store.log import BeyondHead
 from schemas.log import (
     ConsistencyProof,
     ConsistencyQuery,
@@ -50,6 +51,12 @@ def out_of_range(what: str, zh: str) -> DomainError:
     return DomainError("out_of_range", zh, what, status=400)
 
 
+def _within_log(name: str, size: int, log_size: int) -> None:
+    if size > log_size:
+        zh = "树大小" if name == "tree_size" else name
+        raise out_of_range(f"{name} {size} is beyond the log ({log_size})", f"{zh} {size} 超出日志长度 {log_size}")
+
+
 @blp.route("/checkpoint")
 class LatestCheckpoint(MethodView):
     @blp.response(200, content_type="text/plain")
@@ -82,7 +89,7 @@ class Entries(MethodView):
     @blp.response(200, Entry)
     def get(self, index):
         """Return one entry's canonical bytes and leaf hash."""
-        with registry().reading() as uow:
+        with registry().reading(snapshot=False) as uow:
             row = uow.log.entry(index)
             if row is None:
                 raise not_found("entry_not_found", f"日志中没有第 {index} 条", f"no entry {index} in the log")
@@ -95,14 +102,23 @@ class Inclusion(MethodView):
     @blp.response(200, InclusionProof)
     def get(self, q):
         """Prove that entry `index` is in the tree of `tree_size` (default: the whole log)."""
-        with registry().reading() as uow:
-            size = uow.log.size()
-            tree_size = q.get("tree_size", size)
-            if tree_size > size:
-                raise out_of_range(f"tree_size {tree_size} is beyond the log ({size})", f"树大小 {tree_size} 超出日志长度 {size}")
-            if q["index"] >= tree_size:
-                raise out_of_range(f"index {q['index']} is not below tree_size {tree_size}", f"索引 {q['index']} 不在大小为 {tree_size} 的树中")
-            leaf, proof, root = uow.log.inclusion_proof(q["index"], tree_size)
+        # no snapshot needed: the nodes of a tree the head covers never change. With tree_size
+        # given, the head is read in the same statement as the nodes (one round trip).
+        index, tree_size = q["index"], q.get("tree_size")
+        with registry().reading(snapshot=False) as uow:
+            if tree_size is None:
+                tree_size = uow.log.size()
+                given = False
+            else:
+                given = True
+                if index >= tree_size:  # both wrong: the tree beyond the log is named first
+                    _within_log("tree_size", tree_size, uow.log.size())
+            if index >= tree_size:
+                raise out_of_range(f"index {index} is not below tree_size {tree_size}", f"索引 {index} 不在大小为 {tree_size} 的树中")
+            try:
+                leaf, proof, root = uow.log.inclusion_proof(index, tree_size, check_head=given)
+            except BeyondHead as beyond:
+                _within_log("tree_size", tree_size, beyond.size)
         return {"index": q["index"], "tree_size": tree_size, "leaf_hash": leaf.hex(), "proof": [p.hex() for p in proof], "root_hash": root.hex()}
 
 
@@ -112,12 +128,19 @@ class Consistency(MethodView):
     @blp.response(200, ConsistencyProof)
     def get(self, q):
         """Prove that the tree of size `first` is a prefix of the tree of size `second`."""
-        with registry().reading() as uow:
-            size = uow.log.size()
-            second = q.get("second", size)
-            if second > size:
-                raise out_of_range(f"second {second} is beyond the log ({size})", f"second {second} 超出日志长度 {size}")
-            if q["first"] > second:
+        first, second = q["first"], q.get("second")
+        with registry().reading(snapshot=False) as uow:
+            if second is None:
+                second = uow.log.size()
+                given = False
+            else:
+                given = True
+                if first > second:
+                    _within_log("second", second, uow.log.size())
+            if first > second:
                 raise out_of_range("first must not exceed second", "first 不能大于 second")
-            proof, r1, r2 = uow.log.consistency_proof(q["first"], second)
+            try:
+                proof, r1, r2 = uow.log.consistency_proof(first, second, check_head=given)
+            except BeyondHead as beyond:
+                _within_log("second", second, beyond.size)
         return {"first": q["first"], "second": second, "proof": [p.hex() for p in proof], "first_root": r1.hex(), "second_root": r2.hex()}

@@ -57,6 +57,7 @@ class Database:
         self.engine: Engine | None = None
         self.read_sessions: sessionmaker[Session] | None = None
         self.write_sessions: sessionmaker[Session] | None = None
+        self.statement_sessions: sessionmaker[Session] | None = None
         if url:
             self.configure(url)
 
@@ -75,6 +76,12 @@ class Database:
             write_bind = self.engine
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(write_bind, expire_on_commit=False)
+        # Reads that need no snapshot (each statement stands alone: proofs, entries, the
+        # checkpoint: what they read never changes once written). On PostgreSQL these run in
+        # autocommit, sparing the BEGIN and the ROLLBACK, each a round trip; a SQLite
+        # transaction costs no round trip, so there they are ordinary reads.
+        self.statement_sessions = (self.read_sessions if self.is_sqlite else
+                                   sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False))
         return self
 
     def init_app(self, app) -> None:

@@ -45,6 +45,14 @@ _CHAIN_HEADS = select(_links.c.subject, _links.c.seq, _links.c.idx).where(
 _LOG_MODELS = (LogEntry, LogNode, ChainLink, LogHead, SignedCheckpoint)
 
 
+class BeyondHead(ProofError):
+    """A proof asked for a tree larger than the log."""
+
+    def __init__(self, size: int):
+        super().__init__(f"the log holds {size} entries")
+        self.size = size
+
+
 def _nodes_sql(by_level: dict[int, list[int]], leaves: list[int]) -> str:
     """Stored hashes in one round trip: leaf hashes from entries (``idx IN …``) and, per level,
     ``level = n AND idx IN (…)`` OR-ed from nodes (SQLite plans a row-value IN as a full scan,
@@ -200,8 +208,11 @@ class LogStore:
 
     # -- nodes ---------------------------------------------------------------------
 
-    def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
-        """Fetch stored hashes of perfect subtrees: leaves from entries, the rest from nodes."""
+    def nodes(self, keys: Iterable[NodeKey], *, head_covers: int | None = None) -> dict[NodeKey, bytes]:
+        """Fetch stored hashes of perfect subtrees: leaves from entries, the rest from nodes.
+
+        *head_covers*: the head row is read in the same statement (one round trip, one
+        snapshot), and BeyondHead is raised if it covers fewer entries than that."""
         self.write_pending()
         keys = set(keys)
         found: dict[NodeKey, bytes] = {}
@@ -213,8 +224,17 @@ class LogStore:
             for level, i in inner:
                 by_level.setdefault(level, []).append(i)
             # by the driver's cursor: p50 0.34 -> 0.23-0.29 ms a proof at 10^5 (through SQLAlchemy's result)
-            rows = driver_rows(conn, _nodes_sql(by_level, leaves))
-            found.update({(level, i): bytes(h) for level, i, h in rows})
+            sql = _nodes_sql(by_level, leaves)
+            if head_covers is not None:
+                sql += " UNION ALL SELECT -1 AS level, tree_size AS idx, NULL AS hash FROM log_head WHERE id = 1"
+            rows = driver_rows(conn, sql)
+            if head_covers is not None:
+                head = [i for level, i, _ in rows if level == -1]
+                if not head:
+                    raise RuntimeError("the log head row is missing: run `flask db upgrade`")
+                if head[0] < head_covers:
+                    raise BeyondHead(head[0])
+            found.update({(level, i): bytes(h) for level, i, h in rows if level >= 0})
         missing = keys - found.keys()
         if missing:
             raise ProofError(f"stored nodes missing: {sorted(missing)[:5]}")
@@ -228,18 +248,22 @@ class LogStore:
         """Return the root hash of the tree of *size* leaves."""
         return self.frontier(size).root()
 
-    def inclusion_proof(self, index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
-        """Return ``(leaf_hash, proof, root)`` for entry *index* in the tree of *size*."""
+    def inclusion_proof(self, index: int, size: int, *, check_head: bool = False) -> tuple[bytes, list[bytes], bytes]:
+        """Return ``(leaf_hash, proof, root)`` for entry *index* in the tree of *size*.
+
+        *check_head*: for a size the caller has not read from the head: read it in the same
+        statement as the nodes and raise BeyondHead if the log is smaller."""
         ranges = inclusion_ranges(index, size)
         cover = perfect_cover(0, size)
-        nodes = self.nodes(nodes_for(ranges) | set(cover) | {(0, index)})
+        nodes = self.nodes(nodes_for(ranges) | set(cover) | {(0, index)}, head_covers=size if check_head else None)
         root = Frontier.at(self.hasher, size, nodes).root()
         return nodes[(0, index)], resolve(ranges, nodes, self.hasher), root
 
-    def consistency_proof(self, first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
-        """Return ``(proof, first_root, second_root)``."""
+    def consistency_proof(self, first: int, second: int, *, check_head: bool = False) -> tuple[list[bytes], bytes, bytes]:
+        """Return ``(proof, first_root, second_root)``; *check_head* as for inclusion_proof."""
         ranges = consistency_ranges(first, second)
-        nodes = self.nodes(nodes_for(ranges) | set(perfect_cover(0, first)) | set(perfect_cover(0, second)))
+        nodes = self.nodes(nodes_for(ranges) | set(perfect_cover(0, first)) | set(perfect_cover(0, second)),
+                           head_covers=second if check_head else None)
         first_root = Frontier.at(self.hasher, first, nodes).root()
         second_root = Frontier.at(self.hasher, second, nodes).root()
         return resolve(ranges, nodes, self.hasher), first_root, second_root

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 class UnitOfWork:
     """One database transaction; a writing one holds the append lock from its first statement."""
 
-    def __init__(self, registry: "Registry", *, write: bool = False):
+    def __init__(self, registry: "Registry", *, write: bool = False, snapshot: bool = True):
         self.registry = registry
         self.write = write
+        #: False: a read whose statements each stand alone (Database.statement_sessions).
+        self.snapshot = snapshot or write
         self.session: Session | None = None
         self.log: LogStore | None = None
         #: In a batch, services' commits do nothing; the batch commits once at the end.
@@ -33,7 +35,7 @@ class UnitOfWork:
 
     def __enter__(self) -> "UnitOfWork":
         db = self.registry.db
-        self.session = (db.write_sessions if self.write else db.read_sessions)()
+        self.session = (db.write_sessions if self.write else db.read_sessions if self.snapshot else db.statement_sessions)()
         if self.write:
             # The identity map holds objects weakly: an item a batch touched and let go
             # would be read again by the next event naming it. Hold them (bounded).

@@ -142,6 +142,45 @@ def test_asks_out_of_range_are_4xx_problems(populated, url):
     assert r.get_json()["code"]
 
 
+@pytest.mark.parametrize("url, says", [
+    ("/api/v1/log/proofs/inclusion?index=1&tree_size=999", "tree_size 999 is beyond the log"),
+    ("/api/v1/log/proofs/inclusion?index=1000&tree_size=999", "tree_size 999 is beyond the log"),  # both: the tree first
+    ("/api/v1/log/proofs/inclusion?index=6&tree_size=6", "index 6 is not below tree_size 6"),
+    ("/api/v1/log/proofs/consistency?first=1&second=999", "second 999 is beyond the log"),
+    ("/api/v1/log/proofs/consistency?first=1000&second=999", "second 999 is beyond the log"),
+    ("/api/v1/log/proofs/consistency?first=6&second=5", "first must not exceed second"),
+])
+def test_a_proof_out_of_range_says_which_bound(populated, url, says):
+    r = populated.get(url, headers={"Accept-Language": "en"})
+    assert r.status_code == 400 and r.get_json()["code"] == "out_of_range"
+    assert says in r.get_data(as_text=True)
+
+
+def test_a_proof_for_a_given_tree_size_is_one_statement_outside_any_transaction(populated, registry):
+    """The head is read with the nodes; on PostgreSQL no BEGIN or ROLLBACK round trips."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def statement(conn, cursor, sql, params, context, many):
+        dbapi = conn.connection.driver_connection
+        seen.append((sql.split()[0].upper(), getattr(dbapi, "autocommit", None)))
+
+    size = int(populated.get("/api/v1/log/checkpoint").get_data(as_text=True).split("\n")[1])
+    event.listen(registry.db.engine, "before_cursor_execute", statement)
+    try:
+        for url in (f"/api/v1/log/proofs/inclusion?index=2&tree_size={size}",
+                    f"/api/v1/log/proofs/consistency?first=2&second={size}"):
+            seen.clear()
+            assert populated.get(url).status_code == 200
+            selects = [s for s in seen if s[0] == "SELECT"]
+            assert len(selects) == 1, seen
+            if registry.db.engine.dialect.name == "postgresql":
+                assert seen == [("SELECT", True)]  # autocommit: nothing but the statement
+    finally:
+        event.remove(registry.db.engine, "before_cursor_execute", statement)
+
+
 def test_log_bodies_name_the_acting_organisation_and_user(client, admin_token, make_org):
     org, _ = make_org("dealer")
     e = client.get(f"/api/v1/log/entries/{org['index']}").get_json()
