@@ -181,6 +181,23 @@ def test_a_proof_for_a_given_tree_size_is_one_statement_outside_any_transaction(
         event.remove(registry.db.engine, "before_cursor_execute", statement)
 
 
+def test_a_connection_back_from_an_autocommit_read_writes_in_a_transaction_again(populated, registry):
+    """The pool hands the proof's connection to the next writer: it must not stay in autocommit,
+    or a write that fails half-way would leave its first statements committed."""
+    from sqlalchemy import text as sql_text
+
+    registry.db.engine.dispose()  # one connection in the pool from here on
+    with registry.reading(snapshot=False) as uow:
+        uow.log.size()
+        reader = uow.session.connection().connection.driver_connection
+    with registry.writing() as uow:
+        writer = uow.session.connection().connection.driver_connection
+        assert writer is reader
+        if registry.db.engine.dialect.name == "postgresql":
+            assert reader.autocommit is False
+            assert uow.session.execute(sql_text("SELECT now() = statement_timestamp()")).scalar() is False  # inside a transaction
+
+
 def test_log_bodies_name_the_acting_organisation_and_user(client, admin_token, make_org):
     org, _ = make_org("dealer")
     e = client.get(f"/api/v1/log/entries/{org['index']}").get_json()
