@@ -53,9 +53,12 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.json.ensure_ascii = False
 
-    from registry.extensions import api, db
+    from registry.extensions import api
     from registry.runtime import Registry
+    from registry.store.db import Database
 
+    # one engine per app: several registries (regions) may be served by one process
+    db = Database()
     db.init_app(app)
     app.extensions["registry"] = Registry(app.config, db)
 

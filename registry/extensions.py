@@ -1,9 +1,7 @@
-"""Extensions created unbound here and bound to an app by the factory."""
+"""Extensions created unbound here and bound to an app by the factory (the database is per app)."""
 
 from flask_smorest import Api
 
 from registry.api.errors import ProblemApi
-from registry.store.db import Database
 
-db = Database()
 api: Api = ProblemApi()
