@@ -21,6 +21,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
         "SIGNING_KEY": env.get("REGISTRY_SIGNING_KEY") or str(instance / "keys" / "signing.pem"),
         "SECRET_KEY": env.get("REGISTRY_SECRET_KEY") or "",
         "TOKEN_TTL_SECONDS": int(env.get("REGISTRY_TOKEN_TTL", str(12 * 3600))),
+        # the directory of the other regions' logs (registry.regions), if this registry is one of several
+        "REGIONS": env.get("REGISTRY_REGIONS") or "",
     }
 
 

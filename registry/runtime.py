@@ -29,6 +29,12 @@ class Registry:
         self.group = GroupCommit(self)
         #: The frontier of the last tree this process committed (registry.store.log).
         self.committed_frontier = CommittedFrontier()
+        #: The other regions' logs (registry.regions), when the configuration names a directory.
+        self.peers = None
+        if config.get("REGIONS"):
+            from registry.regions import Directory, Peers
+
+            self.peers = Peers(Directory.load(config["REGIONS"]), self.origin)
         self.db = db or Database(config["DATABASE_URL"])
         if self.db.engine is None:
             self.db.configure(config["DATABASE_URL"])

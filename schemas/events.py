@@ -128,9 +128,45 @@ class Transfer(EventBase):
     new_owner = Person(required=True)
 
 
+#: A log's origin line (API.md "Checkpoints"): host and path, no scheme, no spaces.
+ORIGIN = validate.Regexp(r"^[A-Za-z0-9.:\-]+(/[A-Za-z0-9._~\-]+)*$", error="not a log origin (host/path)")
+
+
 class Deregister(EventBase):
     vehicle = Item(required=True)
     reason = fields.String(load_default="other", validate=validate.OneOf(["scrapped", "moved_away", "lost", "other"]))
+    #: Moving to another region (转出): the origin of the log the vehicle goes to.
+    to_origin = fields.String(validate=[validate.Length(1, 200), ORIGIN])
+
+    @validates_schema
+    def _moves_away(self, data, **kw):
+        if "to_origin" in data and data.get("reason") != "moved_away":
+            raise ValidationError("a vehicle deregistered to another region has moved away (reason moved_away)", "reason")
+
+
+class Index(fields.Integer):
+    """A log index: a JSON integer (not a boolean, a float or a string of digits)."""
+
+    def __init__(self, **kw):
+        super().__init__(strict=True, validate=validate.Range(0, 2**62), **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            raise ValidationError("not a log index (an integer)")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+class TransferIn(EventBase):
+    """A vehicle arriving from another region (转入登记), proven by that region's log."""
+
+    vehicle = Item(required=True)
+    battery = Item()
+    charger = Item()
+    from_origin = fields.String(required=True, validate=[validate.Length(1, 200), ORIGIN])
+    #: The other log's deregistration; without it, the vehicle's latest entry in that log.
+    from_index = Index()
+    plate = fields.String(required=True, validate=validate.Length(1, 32))
+    owner = Person(required=True)
 
 
 class Backfill(EventBase):
@@ -298,6 +334,7 @@ SCHEMAS: dict[str, type[EventBase]] = {
     "transfer": Transfer,
     "deregister": Deregister,
     "backfill": Backfill,
+    "transfer_in": TransferIn,
     "repair": Repair,
     "swap_battery": SwapBattery,
     "replace_charger": ReplaceCharger,

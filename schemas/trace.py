@@ -148,3 +148,23 @@ class OverdueBatteries(StrictSchema):
     as_of = fields.String()
     batteries = fields.List(fields.Dict())
     next = fields.String(allow_none=True)
+
+
+class RegionsTraceQuery(StrictSchema):
+    q = Q
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 200), metadata={
+        "description": "events of the queried item's own chain per page, in each region"})
+
+
+class RegionTrace(StrictSchema):
+    origin = fields.String(metadata={"description": "the regional log's origin"})
+    trace = fields.Nested(TraceResult, metadata={"description": "the item's trace in that log (personal data masked)"})
+
+
+class RegionsTraceResult(StrictSchema):
+    q = fields.String()
+    subject = fields.String(metadata={"description": "the item traced, kind:identifier"})
+    regions = fields.List(fields.Nested(RegionTrace), metadata={"description": "every regional log the item passed through, oldest first"})
+    moves = fields.List(fields.Dict(), metadata={
+        "description": "each move between logs: {vehicle, from {origin, index}, to {origin, index or null while in transit}, "
+                       "proven, leaf_hash, checkpoint {tree_size, root_hash} of the log it left, why (when not proven)}"})

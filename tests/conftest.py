@@ -79,9 +79,8 @@ def template_db(tmp_path_factory):
         yield str(path)
 
 
-@pytest.fixture
-def db_url(template_db, tmp_path):
-    """Return the URL of a fresh, migrated, empty database of the lane's engine."""
+def _fresh_database(template_db, path: Path):
+    """Yield the URL of a fresh copy of the migrated template (a database on PostgreSQL, *path* on SQLite)."""
     if PG_URL:
         name = f"yima_t_{os.getpid()}_{next(_counter)}"
         admin = _pg_admin()
@@ -92,26 +91,48 @@ def db_url(template_db, tmp_path):
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     else:
-        path = tmp_path / "registry.db"
         shutil.copyfile(template_db, path)
         yield f"sqlite:///{path}"
 
 
 @pytest.fixture
+def db_url(template_db, tmp_path):
+    """Return the URL of a fresh, migrated, empty database of the lane's engine."""
+    yield from _fresh_database(template_db, tmp_path / "registry.db")
+
+
+def _app_config(db_url: str, instance: Path, public_url: str = "http://registry.test") -> dict:
+    return {
+        "DATABASE_URL": db_url,
+        "INSTANCE_PATH": str(instance),
+        "SIGNING_KEY": str(instance / "keys" / "signing.pem"),
+        "PUBLIC_URL": public_url,
+        "LOG_ORIGIN": "",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.fixture
 def app(db_url, tmp_path):
-    app = create_app(
-        {
-            "DATABASE_URL": db_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "SIGNING_KEY": str(tmp_path / "instance" / "keys" / "signing.pem"),
-            "PUBLIC_URL": "http://registry.test",
-            "LOG_ORIGIN": "",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-        }
-    )
+    app = create_app(_app_config(db_url, tmp_path / "instance"))
     yield app
     app.extensions["registry"].db.dispose()
+
+
+@pytest.fixture
+def other_region_app(app, template_db, tmp_path):
+    """A second regional registry (its own database, origin and key), linked with ``app`` as peers.
+
+    Both see each other through a directory (registry.regions), as two regions of
+    one deployment do: ``http://registry.test`` and ``http://elsewhere.test``."""
+    from registry.regions import connect
+
+    for url in _fresh_database(template_db, tmp_path / "elsewhere.db"):
+        other = create_app(_app_config(url, tmp_path / "elsewhere", "http://elsewhere.test"))
+        connect({"here": app.extensions["registry"], "elsewhere": other.extensions["registry"]})
+        yield other
+        other.extensions["registry"].db.dispose()
 
 
 @pytest.fixture
@@ -132,9 +153,8 @@ def runner(app):
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture
-def admin_token(client, registry):
-    """Create the first admin and return a bearer token for it."""
+def first_admin_token(client, registry) -> str:
+    """Create the first admin of *registry* and return a bearer token for it."""
     from registry.services.orgs import create_admin
 
     with registry.writing() as uow:
@@ -144,6 +164,12 @@ def admin_token(client, registry):
     return r.get_json()["token"]
 
 
+@pytest.fixture
+def admin_token(client, registry):
+    """Create the first admin and return a bearer token for it."""
+    return first_admin_token(client, registry)
+
+
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
@@ -151,6 +177,11 @@ def auth(token: str) -> dict:
 @pytest.fixture
 def make_org(client, admin_token):
     """Return a factory: make_org(kind) -> (org json, bearer token of a user of it)."""
+    return org_maker(client, admin_token)
+
+
+def org_maker(client, admin_token):
+    """make_org's factory for any registry's client."""
 
     def make(kind: str, name: str | None = None, region: str = "330206"):
         r = client.post(
@@ -185,6 +216,11 @@ def make_catalogue(client, make_org):
     ``commission(kind, n=1, **fields)`` which commissions n new items through
     ``POST /items/batch`` and returns the answer's items (each with its code).
     """
+    return catalogue_maker(client, make_org)
+
+
+def catalogue_maker(client, make_org):
+    """make_catalogue's factory for any registry's client."""
     from types import SimpleNamespace
 
     def make():

@@ -34,6 +34,8 @@ DOMAIN_TABLE: dict[str, frozenset[str]] = {
     "transfer": frozenset({"registration_point"}),
     "deregister": frozenset({"registration_point"}),
     "backfill": frozenset({"registration_point"}),
+    # not in DOMAIN.md's table: a vehicle arriving from another region's log (docs/REGIONS.md)
+    "transfer_in": frozenset({"registration_point"}),
     "repair": frozenset({"repair_shop", "swap_operator"}),
     "swap_battery": frozenset({"repair_shop", "swap_operator"}),
     "replace_charger": frozenset({"repair_shop", "swap_operator"}),
@@ -142,6 +144,17 @@ class World:
             out.append(json.loads(base64.b64decode(body)))
         return out
 
+    def origin(self) -> str:
+        """This registry's log origin (the checkpoint's first line)."""
+        return self.client.get("/api/v1/log/checkpoint").get_data(as_text=True).split("\n")[0]
+
+    def moved_away(self, to: "World", plate: str = "浙B·M0001") -> tuple[dict, dict, dict, int]:
+        """A set registered here, then deregistered to *to*'s region; return it and the deregistration's index."""
+        v, b, c = self.registered(plate)
+        out = self.ok("registration_point", {"kind": "deregister", "vehicle": v["code"], "reason": "moved_away",
+                                             "to_origin": to.origin()})
+        return v, b, c, out["index"]
+
     # -- moving items --------------------------------------------------------------------
 
     def commission(self, kind: str, n: int = 1, **fields) -> list[dict]:
@@ -180,5 +193,19 @@ class World:
 
 
 @pytest.fixture
-def world(client, make_org, make_catalogue, admin_token):
-    return World(client, make_org, make_catalogue, admin_token)
+def world(client, make_org, make_catalogue, admin_token, request):
+    w = World(client, make_org, make_catalogue, admin_token)
+    w.elsewhere = lambda: request.getfixturevalue("elsewhere")
+    return w
+
+
+@pytest.fixture
+def elsewhere(other_region_app):
+    """A World in a second region (its own log), a peer of ``world``'s registry."""
+    from tests.conftest import catalogue_maker, first_admin_token, org_maker
+
+    client = other_region_app.test_client()
+    token = first_admin_token(client, other_region_app.extensions["registry"])
+    make_org = org_maker(client, token)
+    return World(client, make_org, catalogue_maker(client, make_org), token,
+                 kinds=("manufacturer", "dealer", "registration_point", "investigator", "admin"))

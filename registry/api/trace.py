@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from registry.api.context import current_actor, registry, requires
 from registry.api.errors import lang
 from registry.domain.errors import invalid, not_found
-from registry.services import photos, search, stats, trace
+from registry.services import across, photos, search, stats, trace
 from schemas.trace import (
     BundleQuery,
     ClarityResult,
@@ -21,6 +21,8 @@ from schemas.trace import (
     PhotoStored,
     RecallList,
     RecallsQuery,
+    RegionsTraceQuery,
+    RegionsTraceResult,
     SearchQuery,
     SearchResult,
     TraceQuery,
@@ -62,6 +64,22 @@ class Trace(MethodView):
         with (reg.writing() if _may_reveal(actor, args.get("case_number")) else reg.reading()) as uow:
             return trace.trace(uow, actor, args["q"], args.get("case_number"), lang=lang(), after=args.get("after"),
                                limit=args["limit"])
+
+
+@blp.route("/trace/regions")
+class TraceAcross(MethodView):
+    @requires(*OVERSIGHT)
+    @blp.arguments(RegionsTraceQuery, location="query")
+    @blp.response(200, RegionsTraceResult)
+    def get(self, args):
+        """Trace an item through every regional log it passed through, each move between logs proven again.
+
+        Where this registry's log does not hold the item, the other regions of its
+        directory are asked. Each region's part is its own trace (personal data
+        masked: ask the region concerned with a case number); `moves` joins them,
+        each proven against the signed checkpoint of the log the item left.
+        """
+        return across.trace_across(registry(), current_actor(), args["q"], lang=lang(), limit=args["limit"])
 
 
 @blp.route("/search")

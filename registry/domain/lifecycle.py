@@ -70,6 +70,7 @@ __all__ = [
     "transfer",
     "deregister",
     "backfill",
+    "transfer_in",
     "swap_battery",
     "replace_charger",
     "retire",
@@ -145,6 +146,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_in_shop_stock": ("{zh}不在本机构库存中，不能用于更换", "{en} is not in your organisation's stock and cannot be fitted"),
     "already_reported_stolen": ("{zh}已被报盗抢", "{en} is already reported stolen"),
     "not_reported_stolen": ("{zh}未被报盗抢", "{en} is not reported stolen"),
+    "already_in_registry": (
+        "{zh}已在本登记系统中，不能再转入",
+        "{en} is already in this registry and cannot be transferred in",
+    ),
     "assessment_before_production": ("{zh}的评估日期早于生产日期", "the assessment of {en} is dated before its production"),
 }
 
@@ -173,6 +178,10 @@ EVENT_STATE_CODES: dict[str, tuple[str, ...]] = {
     "backfill": (
         "wrong_kind", "already_coded", "owner_missing", "backfill_needs_vehicle", "vehicle_not_registered",
         "vehicle_has_battery", "vehicle_has_charger", "reused_battery",
+    ),
+    "transfer_in": (
+        "wrong_kind", "already_in_registry", "owner_missing", "plate_missing", "battery_not_bound",
+        "charger_not_bound",
     ),
     "swap_battery": (
         "wrong_kind", "vehicle_not_in_service", "old_battery_not_installed", "vehicle_without_battery",
@@ -619,6 +628,84 @@ def backfill(
     if part.reused:
         raise refusal("reused_battery", part)
     return _install(part, vehicle), replace(vehicle, **{kind: part.subject})
+
+
+#: What a vehicle and its parts take with them to another region's log (the fields of
+#: an ItemState that describe the thing, not where it is or who has it).
+CARRIED = ("model", "produced_on", "batch", "reused", "legacy", "backfilled", "stolen", "assessed_on")
+
+
+def carried(item: ItemState) -> dict[str, Any]:
+    """Return what *item* takes with it when it leaves for another region (JSON-ready)."""
+    out: dict[str, Any] = {"kind": item.kind, "identifier": item.identifier}
+    for name in CARRIED:
+        value = getattr(item, name)
+        out[name] = value.isoformat() if isinstance(value, datetime.date) else value
+    return out
+
+
+def transfer_in(
+    arriving: Mapping[str, Mapping[str, Any]],
+    scanned: Mapping[str, str | None],
+    existing: Mapping[str, ItemState | None],
+    *,
+    owner: str,
+    plate: str,
+    returning: frozenset[str] = frozenset(),
+) -> tuple[ItemState, ItemState | None, ItemState | None]:
+    """Register a vehicle arriving from another region (转入登记); return (vehicle, battery, charger).
+
+    ``arriving`` maps ``vehicle``/``battery``/``charger`` to what the other region's
+    log said left with the vehicle (:func:`carried`); ``scanned`` to the identifiers
+    the registration point scanned, which must be exactly those parts; ``existing``
+    to what this registry already holds under each identifier: nothing, or an item
+    that once left this region and now comes back (its slot in ``returning``, judged
+    by the service from its last event here); anything else is refused.  The vehicle
+    is ``registered`` to ``owner`` under ``plate`` (a plate of this region), its
+    parts ``installed`` in it; what describes them (model, production, flags, the
+    battery's assessment) comes with them.  A returning item keeps what this region
+    knew of it (its maker here) and takes the rest from what arrives.
+    """
+    described = arriving.get("vehicle")
+    if described is None or described.get("kind") != "vehicle":
+        raise refusal("wrong_kind", kind="vehicle")
+    for slot in ("battery", "charger"):
+        have = (arriving.get(slot) or {}).get("identifier")
+        if (scanned.get(slot) or None) != have:
+            raise refusal(f"{slot}_not_bound", kind=slot)
+    for slot, item in existing.items():
+        if item is not None and slot not in returning:
+            raise refusal("already_in_registry", item)
+    if not owner:
+        raise refusal("owner_missing", kind="vehicle")
+    if not plate:
+        raise refusal("plate_missing", kind="vehicle")
+
+    def state(slot: str, **where: Any) -> ItemState:
+        d = arriving[slot]
+        described = dict(
+            model=d.get("model"), produced_on=_as_date(d.get("produced_on")),
+            batch=d.get("batch"), reused=bool(d.get("reused")), legacy=bool(d.get("legacy")),
+            backfilled=bool(d.get("backfilled")), stolen=bool(d.get("stolen")),
+            assessed_on=_as_date(d.get("assessed_on")), owner=owner,
+        )
+        before = existing.get(slot)
+        if before is not None:  # back from another region: the same item, where it is now
+            cleared = dict(holder_org_id=None, shipped_to_org_id=None, installed_in=None, battery=None, charger=None,
+                           plate=None, sold_by_org_id=None)
+            return replace(before, **{**cleared, **described, **where})
+        return ItemState(kind=slot, identifier=d["identifier"], **described, **where)
+
+    battery = arriving.get("battery")
+    charger = arriving.get("charger")
+    vehicle = state(
+        "vehicle", state="registered", plate=plate,
+        battery=subject("battery", battery["identifier"]) if battery else None,
+        charger=subject("charger", charger["identifier"]) if charger else None,
+    )
+    parts = [state(slot, state="installed", installed_in=vehicle.subject) if arriving.get(slot) else None
+             for slot in ("battery", "charger")]
+    return vehicle, parts[0], parts[1]
 
 
 # --------------------------------------------------------------------------

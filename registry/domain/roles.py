@@ -35,6 +35,8 @@ RECORDED_BY: dict[str, frozenset[str]] = {
     "transfer": frozenset({"registration_point"}),
     "deregister": frozenset({"registration_point"}),
     "backfill": frozenset({"registration_point"}),
+    # a vehicle arriving from another region's log (转入登记)
+    "transfer_in": frozenset({"registration_point"}),
     "repair": frozenset({"repair_shop", "swap_operator"}),
     "swap_battery": frozenset({"repair_shop", "swap_operator"}),
     "replace_charger": frozenset({"repair_shop", "swap_operator"}),

@@ -149,6 +149,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "更正会使其后的事件不再成立，已拒绝",
         "the correction would leave a later event impossible",
     ),
+    "correction_crosses_regions": (
+        "车辆已转出到其他地区或自其他地区转入，该记录不能更正为未发生（如有错误，请办理转回）",
+        "a move between regions cannot be voided (the other region's log relies on it): move the vehicle back instead",
+    ),
     "correction_not_reversible": (
         "机构、证书和型号登记不能更正为未发生（证书可由监管部门撤销）",
         "an organisation, certificate or model record cannot be voided (a regulator may revoke a certificate)",
@@ -185,7 +189,7 @@ CHECK_CODES: dict[str, tuple[str, ...]] = {
     ),
     "correction": (
         "correction_not_yours", "correction_of_correction", "event_already_voided", "correction_not_reversible",
-        "correction_breaks_later_events",
+        "correction_crosses_regions", "correction_breaks_later_events",
     ),
 }
 
@@ -617,6 +621,7 @@ def check_correction(
     *,
     already_voided: bool = False,
     voids: bool = False,
+    crosses_regions: bool = False,
 ) -> list[Problem]:
     """List why a correction may not be recorded: not yours (403), or it would break the log (409).
 
@@ -624,6 +629,7 @@ def check_correction(
     it; a correction is never corrected; a voided event is not corrected
     again; an organisation, certificate or model is not voided (``voids``:
     the correction is ``did_not_occur``; see :data:`IRREVERSIBLE_KINDS`); and a
+    move between regions is not voided (``crosses_regions``); and a
     correction that would leave a later event impossible
     (``later_events_depend``, judged by the service) is refused.
     """
@@ -636,6 +642,11 @@ def check_correction(
         problems.append(_problem("event_already_voided", "correction"))
     if voids and corrected_event_kind in IRREVERSIBLE_KINDS:
         problems.append(_problem("correction_not_reversible", "correction"))
+    if voids and crosses_regions:
+        # the other region's log holds a proven pointer to this entry (a transfer out), or this
+        # entry holds one to the other log's (a transfer in): voiding it would leave the vehicle
+        # in both regions or in neither
+        problems.append(_problem("correction_crosses_regions", "correction"))
     if later_events_depend:
         problems.append(_problem("correction_breaks_later_events", "correction"))
     return problems

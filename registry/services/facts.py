@@ -23,7 +23,7 @@ T = TypeVar("T")
 #: Event kinds that change items only (never a model, certificate, organisation,
 #: listing, approval or recall): recording them keeps the facts.
 ITEM_ONLY = frozenset({
-    "commission", "ship", "receive", "sell", "register", "transfer", "deregister", "backfill", "repair",
+    "commission", "ship", "receive", "sell", "register", "transfer", "deregister", "backfill", "transfer_in", "repair",
     "swap_battery", "replace_charger", "report_modification", "assess_battery", "report_stolen",
     "report_recovered", "report_incident", "retire", "recycle", "scrap",
 })

@@ -63,10 +63,19 @@ def item_not_found(field: str = "item") -> DomainError:
 
 
 def verify_code(uow: UnitOfWork, token: str, field: str = "item"):
-    """Return the decoded token when its signature verifies with a published key; else refuse (422)."""
+    """Return the decoded token when its signature verifies with a published key; else refuse (422).
+
+    A code signed by another region of the directory (registry.regions) is genuine too: a
+    vehicle that moved here carries its first region's labels."""
     try:
         return verify_token(token, uow.registry.keys.by_id())
     except InvalidCode as err:
+        peers = uow.registry.peers
+        if err.code == "unknown_key" and peers is not None:
+            try:
+                return verify_token(token, peers.key_ids())
+            except InvalidCode as again:
+                err = again
         raise not_genuine(err.code, field) from None
 
 

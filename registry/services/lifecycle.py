@@ -319,13 +319,119 @@ def transfer(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
                  {"from": f"owner:{old_owner}" if old_owner else None, "to": f"owner:{new_owner}"}, owners)
 
 
+def _other_region(uow: UnitOfWork, origin: str, field: str) -> None:
+    peers = uow.registry.peers
+    if peers is None or not peers.knows(origin):
+        raise invalid({field: [("不是本系统已知的其他地区登记系统的日志", "is not the log of another region this registry knows")]})
+
+
 @handles("deregister")
 def deregister(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
-    """Deregister a vehicle; its plate is freed."""
+    """Deregister a vehicle; its plate is freed.
+
+    With ``to_origin`` (转出) the vehicle moves to another region's log: the entry
+    says what leaves with it (the vehicle and its bound parts, :func:`life.carried`)
+    and joins the parts' chains too, so that region can register it from this
+    entry alone (``transfer_in``), and each chain here ends by naming where it went.
+    """
     vehicle = _item(uow, data, "vehicle", "vehicle")
     v0 = _state(vehicle)
     v1 = life.deregister(v0)
-    return _emit(uow, actor, "deregister", data, _effects([(v0, v1)]), {"reason": data["reason"], "plate": v0.plate})
+    fields: dict = {"reason": data["reason"], "plate": v0.plate}
+    parts = []
+    if data.get("to_origin"):
+        _other_region(uow, data["to_origin"], "to_origin")
+        carries = {"vehicle": life.carried(v0)}
+        for slot in ("battery", "charger"):
+            bound = getattr(v0, slot)
+            row = load_item(uow.session, bound) if bound else None
+            if row is not None:
+                carries[slot] = life.carried(_state(row))
+                parts.append(bound)
+        fields.update(to_origin=data["to_origin"], carries=carries)
+    return _emit(uow, actor, "deregister", data, _effects([(v0, v1)]), fields, parts)
+
+
+def _arriving_identifier(uow: UnitOfWork, region, value: str, kind: str) -> str:
+    """The identifier an arriving item was scanned by: its code (signed by the region it comes from) or typed."""
+    from registry.labels.codes import InvalidCode, verify_token
+
+    token = found.code_token(value)
+    if token is None:
+        return ids.item_identifier(kind, value, legacy=True, field=kind)
+    try:
+        decoded = verify_token(token, region.key_ids())
+    except InvalidCode as err:
+        raise found.not_genuine(err.code, kind) from None
+    if decoded.kind != kind and not (kind == "vehicle" and decoded.kind == "plate"):
+        raise invalid({kind: [(f"这是{decoded.kind}的二维码", f"is the code of a {decoded.kind}, not of a {kind}")]})
+    return decoded.identifier
+
+
+def _left(uow: UnitOfWork, row: Item) -> bool:
+    """Whether an item's last event here took it to another region (it may come back)."""
+    entry = uow.log.entry(row.last_index)
+    if entry is None or entry.kind != "deregister":
+        return False
+    return bool(json.loads(bytes(entry.body))["data"].get("to_origin"))
+
+
+@handles("transfer_in")
+def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
+    """Register a vehicle arriving from another region (转入登记), proven by that region's log.
+
+    ``from_origin``/``from_index`` name the other log's ``deregister`` with ``to_origin``
+    (without ``from_index``, the vehicle's latest entry in that log)
+    this registry's origin; the entry is read from that log and proven against its
+    latest signed checkpoint with the key the directory lists (registry.regions), and
+    what it says left (the vehicle, its battery and charger) must be what was scanned
+    here.  The items are coded here (new labels) and registered to the new owner
+    under a plate of this region; the event records the proven pointer.
+    """
+    from registry.labels import make_token, payload_url
+    from registry.regions import NotProven
+
+    origin = data["from_origin"]
+    _other_region(uow, origin, "from_origin")
+    peers = uow.registry.peers
+    region = peers.directory.by_origin(origin)
+    person = validate_person(data["owner"], "owner")
+    plate = ids.plate(data["plate"])
+    scanned = {kind: _arriving_identifier(uow, region, data[kind], kind) for kind in ITEM_KEYS if data.get(kind)}
+    index = data.get("from_index")
+    if index is None:  # the vehicle's latest entry there: its deregistration to here, if it left for here
+        index = peers.latest_on(origin, found.subject("vehicle", scanned["vehicle"]))
+        if index is None:
+            raise conflict("not_transferred_here", "该车辆在该地区的日志中没有记录",
+                           "That region's log has no entry on this vehicle")
+    try:
+        proven = peers.prove(origin, index)
+    except NotProven as exc:
+        raise conflict("transfer_not_proven", f"无法证明转出记录：{exc.zh}", f"The transfer out cannot be proven: {exc.en}") from None
+    left = proven.body.get("data") or {}
+    carries = left.get("carries") or {}
+    if (proven.body.get("kind") != "deregister" or left.get("to_origin") != uow.registry.origin
+            or (carries.get("vehicle") or {}).get("identifier") != scanned["vehicle"]):
+        raise conflict("not_transferred_here", "该记录不是这辆车转出到本地区的记录",
+                       "That entry is not this vehicle's transfer out to this region")
+    problems = rules.check_owner_document(person.id_type, person.id_number) + rules.check_plate(plate, _plates_in_use(uow, plate))
+    rules.refuse_if_any(problems, "transfer_in_refused")
+    existing = {slot: load_item(uow.session, found.subject(slot, d["identifier"]))
+                for slot, d in carries.items() if slot in ITEM_KEYS}
+    before = {slot: _state(row) if row is not None else None for slot, row in existing.items()}
+    owner = store_person(uow, uow.registry.vault, person)
+    vehicle, battery, charger = life.transfer_in(
+        carries, scanned, before, owner=owner, plate=plate,
+        returning=frozenset(slot for slot, row in existing.items() if row is not None and _left(uow, row)),
+    )
+    key = uow.registry.keys.current
+    effects = _effects([(before.get("vehicle"), vehicle), (before.get("battery"), battery), (before.get("charger"), charger)])
+    for item in (vehicle, battery, charger):
+        if item is not None:
+            effects[item.subject]["code"] = payload_url(uow.registry.public_url,
+                                                        make_token(item.kind, item.identifier, key.key_hash, key.sign))
+    return _emit(uow, actor, "transfer_in", data, effects,
+                 {"plate": plate, "owner": f"owner:{owner}", "from": proven.pointer()}, [f"owner:{owner}"])
 
 
 @handles("backfill")
@@ -681,6 +787,7 @@ def correction(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     problems = rules.check_correction(
         body["kind"], body["org"], actor.org_id, actor.org_kind, bool(later),
         already_voided=already is not None and already.reason == "did_not_occur", voids=voids,
+        crosses_regions=body["kind"] == "transfer_in" or bool(body["data"].get("to_origin")),
     )
     rules.refuse_if_any(problems, "correction_refused")
     effects: dict = {}
@@ -715,7 +822,7 @@ def correction(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 # --- projection --------------------------------------------------------------------------
 
 
-@applies_to("ship", "receive", "sell", "register", "transfer", "deregister", "backfill", "repair", "swap_battery",
+@applies_to("ship", "receive", "sell", "register", "transfer", "deregister", "backfill", "transfer_in", "repair", "swap_battery",
             "replace_charger", "report_modification", "assess_battery", "report_stolen", "report_recovered",
             "report_incident", "retire", "recycle", "scrap")
 def _fold_effects(session: Session, index: int, body: dict) -> None:

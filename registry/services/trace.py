@@ -111,7 +111,7 @@ FLAG_CODES: dict[str, tuple[str, str]] = {
 KIND_ZH = {
     "register_organisation": "机构登记", "certificate": "3C证书登记", "model": "型号登记", "commission": "赋码",
     "ship": "发运", "receive": "收货验收", "sell": "销售", "register": "上牌登记", "transfer": "过户",
-    "deregister": "注销登记", "backfill": "补码登记", "repair": "维修", "swap_battery": "更换蓄电池",
+    "deregister": "注销登记", "backfill": "补码登记", "transfer_in": "转入登记", "repair": "维修", "swap_battery": "更换蓄电池",
     "replace_charger": "更换充电器", "report_modification": "非法改装报告", "assess_battery": "健康评估",
     "recall": "召回", "recall_remedy": "召回处置", "certificate_status": "证书状态变更", "list_change": "名单变更",
     "report_stolen": "报告被盗", "report_recovered": "报告找回", "report_incident": "事故报告",
@@ -123,6 +123,7 @@ ITEM_ZH = {"vehicle": "整车", "battery": "蓄电池", "charger": "充电器"}
 ROLE_OF_KIND = {
     "commission": "maker", "ship": "logistics", "receive": "logistics", "sell": "seller",
     "register": "registration", "transfer": "registration", "deregister": "registration", "backfill": "registration",
+    "transfer_in": "registration",
     "repair": "repairer", "swap_battery": "installer", "replace_charger": "installer",
     "report_modification": "inspector", "assess_battery": "assessor", "recall": "recall", "recall_remedy": "recall",
     "certificate_status": "regulator", "list_change": "regulator", "report_stolen": "investigator",
@@ -135,8 +136,8 @@ ROLE_ZH = {
     "investigator": "调查", "recycler": "回收", "correction": "更正",
 }
 
-INSTALLING = frozenset({"sell", "swap_battery", "replace_charger", "backfill"})
-REGISTRATION_KINDS = ("register", "transfer", "backfill", "deregister")
+INSTALLING = frozenset({"sell", "swap_battery", "replace_charger", "backfill", "transfer_in"})
+REGISTRATION_KINDS = ("register", "transfer", "backfill", "transfer_in", "deregister")
 SHOP_KINDS = frozenset({"sell", "repair", "swap_battery", "replace_charger", "receive", "retire", "recycle", "scrap"})
 #: After a part is retired (recycled) or a vehicle scrapped, only these kinds are expected.
 AFTER_END = {

@@ -53,6 +53,7 @@ EVENTS = {
     "transfer": _l("Transfer of ownership"),
     "deregister": _l("Deregistration"),
     "backfill": _l("Backfill registration"),
+    "transfer_in": _l("Registration on arrival from another region"),
     "repair": _l("Repair"),
     "swap_battery": _l("Battery swap"),
     "replace_charger": _l("Charger replacement"),

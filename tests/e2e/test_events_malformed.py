@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from registry.domain.roles import RECORDED_BY
 from schemas.events import SCHEMAS
 from tests.conftest import auth
-from tests.lifecycle_world import person, world  # noqa: F401
+from tests.lifecycle_world import elsewhere, person, world  # noqa: F401
 
 pytestmark = pytest.mark.db
 
@@ -35,7 +35,11 @@ def _bodies(w):
     w.deliver(spare, "repair_shop")
     opened = w.ok("regulator", {"kind": "recall", "model": w.cat.battery_model, "batch": "NONE", "reason": "x"})
     recall = w.get(f"/api/v1/events/{opened['event_id']}", w.token("regulator"))["body"]["data"]["recall"]
+    there = w.elsewhere()
+    mv, mb, mc, moved = there.moved_away(w)
     return {
+        "transfer_in": {"kind": "transfer_in", "vehicle": mv["code"], "battery": mb["code"], "charger": mc["identifier"],
+                        "from_origin": there.origin(), "from_index": moved, "plate": "浙B·T0009", "owner": person(10)},
         "ship": {"kind": "ship", "battery": spare["code"], "to": w.org_id("recycler")},
         "receive": {"kind": "receive", "battery": spare["code"], "inspection": "passed"},
         "sell": {"kind": "sell", "vehicle": sv["code"], "battery": sb["code"], "charger": sc["code"], "buyer": person(7)},

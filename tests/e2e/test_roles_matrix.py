@@ -12,7 +12,7 @@ import pytest
 
 from registry.domain.roles import ORG_KINDS, RECORDED_BY
 from tests.conftest import auth, next_serial
-from tests.lifecycle_world import DOMAIN_TABLE, person, world  # noqa: F401
+from tests.lifecycle_world import DOMAIN_TABLE, elsewhere, person, world  # noqa: F401
 from tests.lifecycle_world import ORG_KINDS as KINDS
 
 pytestmark = pytest.mark.db
@@ -33,7 +33,7 @@ DISALLOWED = [(event, org) for event, orgs in DOMAIN_TABLE.items() for org in KI
 
 def test_the_table_lists_every_event_kind_and_organisation_kind_and_the_implementation_agrees():
     assert set(KINDS) == set(ORG_KINDS)
-    assert len(ALLOWED) + len(DISALLOWED) == len(DOMAIN_TABLE) * len(KINDS) == 27 * 9
+    assert len(ALLOWED) + len(DISALLOWED) == len(DOMAIN_TABLE) * len(KINDS) == 28 * 9
     assert {k: set(v) for k, v in RECORDED_BY.items()} == {k: set(v) for k, v in DOMAIN_TABLE.items()}
 
 
@@ -157,6 +157,13 @@ def s_deregister(w, by):
 def s_backfill(w, by):
     return w.post(by, {"kind": "backfill", "vehicle": "LGC2019A0001", "battery": "OLDBAT7788", "plate": "浙B·L0001",
                        "owner": person(3, "王五")})
+
+
+def s_transfer_in(w, by):
+    there = w.elsewhere()
+    v, b, c, index = there.moved_away(w)
+    return w.post(by, {"kind": "transfer_in", "vehicle": v["code"], "battery": b["code"], "charger": c["identifier"],
+                       "from_origin": there.origin(), "from_index": index, "plate": "浙B·T0001", "owner": person(4, "赵六")})
 
 
 def s_repair(w, by):

@@ -405,6 +405,55 @@ def test_a_passed_assessment_is_kept_and_a_later_failure_voids_it():
 
 
 # --------------------------------------------------------------------------
+# Moving to another region: what leaves one log arrives in another
+
+
+def _arriving(*items):
+    """What another region's log says left with a vehicle, and the parts scanned here."""
+    arriving = {i.kind: lc.carried(i) for i in items if i is not None}
+    return arriving, {i.kind: i.identifier for i in items if i is not None}
+
+
+def test_a_vehicle_arriving_from_another_region_is_registered_here_with_what_it_carries():
+    rv, rb, rc = registered_set()
+    assessed = lc.assess_battery(rb, True, datetime.date(2026, 6, 1))
+    stolen = lc.report_stolen(rv)
+    v, b, c = lc.transfer_in(*_arriving(stolen, assessed, rc), {}, owner=OWNER2, plate="苏A·12345")
+    assert (v.state, v.owner, v.plate, v.battery, v.charger) == ("registered", OWNER2, "苏A·12345", b.subject, c.subject)
+    assert (b.state, b.installed_in, b.owner, c.state, c.installed_in) == ("installed", v.subject, OWNER2, "installed", v.subject)
+    # what describes the items comes with them: the theft flag, the model, the production, the assessment
+    assert v.stolen and v.model == rv.model and b.produced_on == PRODUCED and b.assessed_on == datetime.date(2026, 6, 1)
+    # where they were (the other region's organisations) does not
+    assert v.holder_org_id is None and v.maker_org_id is None and v.sold_by_org_id is None
+    # registered here, it goes on like any vehicle registered here
+    v2, _, _ = lc.transfer(lc.report_recovered(v), OWNER, b, c)
+    assert v2.owner == OWNER
+
+
+def test_a_vehicle_that_left_comes_back_as_the_same_item_and_anything_else_already_here_is_refused():
+    rv, rb, rc = registered_set()
+    gone = lc.deregister(rv)  # it left for another region, its parts with it
+    away = lc.report_stolen(replace_owner(rv, OWNER2))  # what the other region's log says comes back
+    v, b, c = lc.transfer_in(*_arriving(away, rb, rc), {"vehicle": gone, "battery": rb, "charger": rc},
+                             owner=OWNER, plate="浙B·R0001", returning=frozenset({"vehicle", "battery", "charger"}))
+    assert (v.state, v.plate, v.owner, v.stolen, v.maker_org_id) == ("registered", "浙B·R0001", OWNER, True, MAKER)
+    assert (b.state, b.installed_in, c.installed_in) == ("installed", v.subject, v.subject)
+    refused("already_in_registry", lc.transfer_in, *_arriving(away, rb, rc), {"vehicle": gone, "battery": rb},
+            owner=OWNER, plate=PLATE, returning=frozenset({"vehicle"}))
+
+
+def replace_owner(item, owner):
+    return dataclasses.replace(item, owner=owner)
+
+
+def test_a_battery_free_vehicle_arrives_without_a_battery():
+    fv, _, fc = battery_free_set()
+    rv, _, rc = lc.register(fv, None, fc, OWNER, PLATE, "regpoint")
+    v, b, c = lc.transfer_in(*_arriving(rv, None, rc), {}, owner=OWNER2, plate=PLATE)
+    assert b is None and v.battery is None and c.installed_in == v.subject
+
+
+# --------------------------------------------------------------------------
 # Every refusal code of EVENT_STATE_CODES, one scenario each
 
 
@@ -563,6 +612,21 @@ def _scenarios():
           id="assess: recycled"),
         S("assess_battery", "assessment_before_production", lambda: lc.assess_battery(rb, True, datetime.date(2025, 1, 1)),
           id="assess: before production"),
+        S("transfer_in", "wrong_kind", lambda: lc.transfer_in({"vehicle": lc.carried(rb)}, {}, {}, owner=OWNER2, plate=PLATE),
+          id="transfer in: a battery described as the vehicle"),
+        S("transfer_in", "already_in_registry",
+          lambda: lc.transfer_in(*_arriving(rv, rb, rc), {"vehicle": None, "battery": rb}, owner=OWNER2, plate=PLATE),
+          id="transfer in: the battery is already here"),
+        S("transfer_in", "owner_missing", lambda: lc.transfer_in(*_arriving(rv, rb, rc), {}, owner="", plate=PLATE),
+          id="transfer in: no owner"),
+        S("transfer_in", "plate_missing", lambda: lc.transfer_in(*_arriving(rv, rb, rc), {}, owner=OWNER2, plate=""),
+          id="transfer in: no plate"),
+        S("transfer_in", "battery_not_bound",
+          lambda: lc.transfer_in(_arriving(rv, rb, rc)[0], {"battery": B2, "charger": C}, {}, owner=OWNER2, plate=PLATE),
+          id="transfer in: another battery scanned"),
+        S("transfer_in", "charger_not_bound",
+          lambda: lc.transfer_in(_arriving(rv, rb, rc)[0], {"battery": B}, {}, owner=OWNER2, plate=PLATE),
+          id="transfer in: the charger not scanned"),
     ]
 
 

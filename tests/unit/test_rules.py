@@ -737,6 +737,13 @@ def test_an_organisation_certificate_or_model_is_not_voided_but_may_not_be_other
     assert check_correction("commission", DEALER, DEALER, "manufacturer", False, voids=True) == []
 
 
+def test_a_move_between_regions_is_not_voided_but_its_descriptive_fields_may_be_corrected():
+    assert codes(check_correction("transfer_in", DEALER, DEALER, "registration_point", False, voids=True,
+                                  crosses_regions=True)) == [("correction_crosses_regions", "correction")]
+    assert check_correction("transfer_in", DEALER, DEALER, "registration_point", False, crosses_regions=True) == []
+    assert check_correction("deregister", DEALER, DEALER, "registration_point", False, voids=True) == []
+
+
 def test_a_correction_is_not_itself_corrected_and_a_voided_event_not_voided_again():
     assert codes(check_correction("correction", DEALER, DEALER, "dealer", False)) == [
         ("correction_of_correction", "correction")
@@ -859,6 +866,9 @@ def _scenarios():
           id="correction: breaks later events"),
         S("correction", "correction_not_reversible", lambda: check_correction("certificate", DEALER, DEALER, "regulator", False,
                                                                               voids=True), id="correction: a certificate"),
+        S("correction", "correction_crosses_regions",
+          lambda: check_correction("deregister", DEALER, DEALER, "registration_point", False, voids=True, crosses_regions=True),
+          id="correction: a move to another region"),
     ]
 
 

@@ -1,0 +1,155 @@
+"""A trace that crosses regions: an item's history in every regional log it passed through.
+
+Each region traces the item in its own log (``registry.services.trace``); the logs
+are joined by the moves between them: a ``deregister`` naming ``to_origin`` in the
+log the vehicle left, a ``transfer_in`` naming that entry (``from``) in the log it
+entered.  Every move in the answer is proven again here: the entry it points to is
+read from the other log, its leaf hash recomputed and proven against that log's
+latest checkpoint, signed by a key the directory lists (registry.regions).
+
+Personal data does not cross: each region's part of the answer is masked (no
+``case_number`` is passed on; an investigator asks the region concerned).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from registry.domain.errors import DomainError, invalid
+from registry.domain.roles import Actor
+from registry.regions import NotProven
+from registry.services import trace
+from registry.store.models import ChainLink, LogEntry
+from registry.store.uow import UnitOfWork
+
+_MOVE_KINDS = ("transfer_in", "deregister")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of an item between two logs, as one of the two logs records it."""
+
+    vehicle: str
+    from_origin: str
+    from_index: int
+    to_origin: str
+    to_index: int | None  # None: seen from the log it left, not yet entered elsewhere
+    pointer: dict | None = None  # the transfer_in's proven pointer (``from``)
+
+
+def _moves(uow: UnitOfWork, subject: str, origin: str) -> list[Move]:
+    """The moves in and out of this log on *subject*'s chain (one read of its links joined to the rare kinds)."""
+    rows = uow.session.execute(
+        select(LogEntry.idx, LogEntry.body)
+        .join(ChainLink, ChainLink.idx == LogEntry.idx)
+        .where(ChainLink.subject == subject, LogEntry.kind.in_(_MOVE_KINDS))
+        .order_by(ChainLink.seq)
+    ).all()
+    out = []
+    for idx, raw in rows:
+        body = json.loads(bytes(raw))
+        data = body["data"]
+        vehicle = next((s for s in body["prev"] if s.startswith("vehicle:")), subject)
+        if body["kind"] == "transfer_in":
+            p = data["from"]
+            out.append(Move(vehicle, p["origin"], p["index"], origin, idx, p))
+        elif data.get("to_origin"):
+            out.append(Move(vehicle, origin, idx, data["to_origin"], None))
+    return out
+
+
+def _registry_at(home, origin: str):
+    return home if origin == home.origin else home.peers.registry(origin)
+
+
+def _subject_here(uow: UnitOfWork, q: str) -> str | None:
+    try:
+        item, _ = trace.resolve(uow, q)
+    except DomainError as err:
+        if err.status == 404:
+            return None
+        raise
+    return item.subject
+
+
+def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = trace.PAGE) -> dict:
+    """Trace *q* in this registry's log and in every region its item moved from or to.
+
+    Where this log does not know *q*, the regions of the directory are asked in turn
+    (a national index would name the region at once: docs/SCALE.md). Answer:
+    ``{"subject", "regions": [{"origin", "trace"}] oldest first, "moves": [...]}``;
+    each move says whether it was proven.
+    """
+    if home.peers is None:
+        raise invalid({"q": [("本系统未配置其他地区", "this registry knows no other region")]})
+    origins = [home.origin] + [r.origin for r in home.peers.directory.regions if r.origin != home.origin]
+    subject = start = None
+    for origin in origins:
+        with _registry_at(home, origin).reading() as uow:
+            subject = _subject_here(uow, q)
+        if subject is not None:
+            start = origin
+            break
+    if subject is None:
+        with home.reading() as uow:
+            trace.resolve(uow, q)  # says why (404, or 422 for a malformed query)
+    traces: dict[str, dict] = {}
+    moves: dict[tuple[str, int], dict] = {}
+    pending = [start]
+    while pending:
+        origin = pending.pop()
+        if origin in traces:
+            continue
+        registry = _registry_at(home, origin)
+        with registry.reading() as uow:
+            if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
+                traces[origin] = None
+                continue
+            traces[origin] = trace.trace(uow, actor, subject, lang=lang, limit=limit)
+            found = _moves(uow, subject, origin)
+        for m in found:
+            key = (m.from_origin, m.from_index)
+            move = moves.setdefault(key, {"vehicle": m.vehicle, "from": {"origin": m.from_origin, "index": m.from_index},
+                                          "to": {"origin": m.to_origin, "index": None}, "proven": False})
+            if m.to_index is not None:
+                move["to"]["index"] = m.to_index
+                move.update(_prove(registry, m))
+            for other in (m.from_origin, m.to_origin):
+                if other not in traces and (other == home.origin or home.peers.knows(other)):
+                    pending.append(other)
+    traces = {o: t for o, t in traces.items() if t is not None}
+    order = _in_order(start, moves, traces)
+    return {"q": q, "subject": subject, "regions": [{"origin": o, "trace": traces[o]} for o in order],
+            "moves": sorted(moves.values(), key=lambda m: order.index(m["from"]["origin"]) if m["from"]["origin"] in order else 0)}
+
+
+def _prove(registry, m: Move) -> dict:
+    """Prove a transfer_in's pointer again, from the log it points to."""
+    try:
+        proven = registry.peers.prove(m.from_origin, m.from_index)
+    except (NotProven, KeyError) as exc:
+        return {"proven": False, "why": getattr(exc, "en", str(exc))}
+    ok = proven.leaf_hash.hex() == m.pointer.get("leaf_hash")
+    out = {"proven": ok, "leaf_hash": proven.leaf_hash.hex(), "checkpoint": {"tree_size": proven.tree_size,
+                                                                            "root_hash": proven.root_hash.hex()}}
+    if not ok:
+        out["why"] = "the entry the move points to is not the one the other log holds"
+    return out
+
+
+def _in_order(start: str, moves: dict, traces: dict) -> list[str]:
+    """The regions oldest first: follow the moves back from *start* to the first log, then forward."""
+    back = {m["to"]["origin"]: m["from"]["origin"] for m in moves.values()}
+    forward = {m["from"]["origin"]: m["to"]["origin"] for m in moves.values()}
+    first, seen = start, {start}
+    while back.get(first) in traces and back[first] not in seen:
+        first = back[first]
+        seen.add(first)
+    order, at = [first], first
+    while forward.get(at) in traces and forward[at] not in order:
+        at = forward[at]
+        order.append(at)
+    return order + [o for o in traces if o not in order]
