@@ -173,13 +173,17 @@ def event_details(entry: dict, result: dict, org_names: dict) -> list[tuple[str,
             out.append((_("Buyer"), owner(d["buyer"])))
         if d.get("buyer_org"):
             out.append((_("Buyer"), org_names.get(d["buyer_org"], d["buyer_org"])))
-    elif k in ("register", "backfill"):
+    elif k in ("register", "backfill", "transfer_in"):
         out.append((_("Plate"), d.get("plate") or ""))
         out.append((_("Owner"), owner(d.get("owner"))))
+        if k == "transfer_in" and d.get("from"):
+            out.append((_("Came from"), f"{d['from']['origin']} #{d['from']['index']}"))
     elif k == "transfer":
         out.append((_("New owner"), owner(d.get("to"))))
     elif k == "deregister":
         out.append((_("Reason"), str(DEREGISTER_REASONS.get(d.get("reason"), d.get("reason") or ""))))
+        if d.get("to_origin"):
+            out.append((_("Left for"), d["to_origin"]))
     elif k in ("swap_battery", "replace_charger"):
         part = "battery" if k == "swap_battery" else "charger"
         if d.get(f"old_{part}"):

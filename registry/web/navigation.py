@@ -36,6 +36,7 @@ TASKS: dict[str, list[Task]] = {
         Task("registration.transfer", _l("Transfer"), _l("Transfer a registered vehicle to a new owner.")),
         Task("registration.deregister", _l("Deregister"), _l("Deregister a vehicle and free its plate.")),
         Task("registration.backfill", _l("Backfill"), _l("Code a vehicle already on the road, with its battery, charger, owner and plate.")),
+        Task("registration.transfer_in", _l("Arrival from another region"), _l("Register a vehicle that moved here from another region, proven by that region's log.")),
         THEFT,
         SCAN,
     ],

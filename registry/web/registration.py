@@ -1,4 +1,4 @@
-"""The registration point's desk (登记上牌点): register a set with its owner and plate, transfer, deregister."""
+"""The registration point's desk (登记上牌点): register a set with its owner and plate, transfer, deregister, move between regions."""
 
 from __future__ import annotations
 
@@ -59,12 +59,48 @@ def deregister():
     """Deregister a vehicle; its plate is freed."""
     refused = None
     if request.method == "POST":
-        body = forms.values("vehicle", "reason")
+        body = forms.values("vehicle", "reason", "to_origin")
         appended, refused = forms.attempt("deregister", body)
         if refused is None:
-            flash(_("Deregistered: vehicle %(vehicle)s", vehicle=forms.named(appended, "vehicle")), "ok")
+            if body.get("to_origin"):
+                flash(_("Deregistered: vehicle %(vehicle)s leaves for %(region)s (entry %(index)s)",
+                        vehicle=forms.named(appended, "vehicle"), region=body["to_origin"], index=appended.index), "ok")
+            else:
+                flash(_("Deregistered: vehicle %(vehicle)s", vehicle=forms.named(appended, "vehicle")), "ok")
             return redirect(url_for(".deregister"))
-    return render_template("registration_deregister.html", refused=refused, form=request.form, REASONS=DEREGISTER_REASONS)
+    return render_template("registration_deregister.html", refused=refused, form=request.form, REASONS=DEREGISTER_REASONS,
+                           REGIONS=_other_regions())
+
+
+def _other_regions() -> dict[str, str]:
+    """The other regions' log origins this registry knows (registry.regions), origin -> name."""
+    peers = registry().peers
+    if peers is None:
+        return {}
+    return {r.origin: f"{r.name} · {r.origin}" for r in peers.directory.regions if r.origin != peers.own_origin}
+
+
+@bp.route("/transfer-in", methods=["GET", "POST"])
+@login_required(DESK)
+def transfer_in():
+    """Register a vehicle arriving from another region (转入登记): proven by that region's log, then registered here."""
+    refused = None
+    if request.method == "POST":
+        body = forms.values("vehicle", "battery", "charger", "from_origin", "plate")
+        index = (request.form.get("from_index") or "").strip()
+        if index:
+            body["from_index"] = int(index) if index.isdigit() and len(index) < 19 else index
+        owner = forms.person("owner")
+        if owner is not None:
+            body["owner"] = owner
+        appended, refused = forms.attempt("transfer_in", body)
+        if refused is None:
+            flash(_("Registered on arrival from %(region)s: vehicle %(vehicle)s with plate %(plate)s",
+                    region=body["from_origin"], vehicle=forms.named(appended, "vehicle"),
+                    plate=appended.body["data"]["plate"]), "ok")
+            return redirect(url_for(".register", done=forms.named(appended, "vehicle")))
+    return render_template("registration_transfer_in.html", refused=refused, form=request.form, ID_TYPES=ID_TYPES,
+                           REGIONS=_other_regions())
 
 
 @bp.route("/backfill", methods=["GET", "POST"])
