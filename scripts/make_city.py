@@ -121,10 +121,10 @@ def person(n: int) -> dict:
             "phone": f"13{n % 10}{n % 100_000_000:08d}"}
 
 
-def plate(n: int) -> str:
+def plate(n: int, prefix: str = "浙B") -> str:
     """The n-th plate: 浙B·A0001 … (24 letters × 6 characters of digits and letters)."""
     letter, rest = PLATE_LETTERS[n % 24], n // 24
-    return f"浙B·{letter}{rest:05d}"
+    return f"{prefix}·{letter}{rest:05d}"
 
 
 @dataclass
@@ -162,6 +162,8 @@ class City:
     recallable: deque = field(default_factory=deque)  # (batch name, [battery ids]) of earlier private sales
     counts: dict[str, int] = field(default_factory=dict)
     usernames: dict[str, list[str]] = field(default_factory=dict)  # kind -> usernames (password PASSWORD)
+    #: The plates of this city's region (scripts/simulate_regions.py runs several cities).
+    plate_prefix: str = "浙B"
 
     def __getstate__(self) -> dict:
         """The picture without the registry (``--resumable``): it is reopened on resume."""
@@ -267,7 +269,7 @@ class City:
             code = codes.get(vehicle) or self._code(uow, "vehicle", vehicle)
             self.event(uow, dealer, "sell", vehicle=code, battery=battery, charger=charger, buyer=person(owner))
             self.plates += 1
-            self.event(uow, self.pick("registration_point"), "register", vehicle=vehicle, plate=plate(self.plates), owner=person(owner))
+            self.event(uow, self.pick("registration_point"), "register", vehicle=vehicle, plate=plate(self.plates, self.plate_prefix), owner=person(owner))
             self.private.append(Bike(vehicle, battery, charger, owner=owner))
         self.recallable.append((f"XH{batch}", batteries))
         if len(self.recallable) > 50:
@@ -472,14 +474,17 @@ class Builder:
     """Grow one city step by step (the benchmark measures between steps)."""
 
     def __init__(self, registry: Registry, batch: int = 5000, seed: int = 1, progress: bool = True,
-                 state: Path | None = None, snapshots: Sequence[int] = ()):
+                 state: Path | None = None, snapshots: Sequence[int] = (), region: int = 0, plate_prefix: str = "浙B"):
+        """*region* > 0 starts the item serials and residents at region × 10⁷ (several cities whose
+        items and people never share an identifier); *plate_prefix* is the region's (浙B, 苏A, …)."""
         with registry.reading() as uow:
             if uow.log.size():
                 raise SystemExit(f"make_city: the database already holds {uow.log.size()} entries; give an empty one"
                                  + (" (or --resume)" if state else ""))
         self.registry, self.batch, self.progress = registry, batch, progress
         self.state, self.snapshots = state, sorted(snapshots)
-        self.city = City(registry, random.Random(seed))
+        self.city = City(registry, random.Random(seed), serial=region * 10_000_000, residents=region * 10_000_000,
+                         plate_prefix=plate_prefix)
         started = time.perf_counter()
         self.city.setup()
         self.setup_s = time.perf_counter() - started
