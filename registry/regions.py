@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from registry.config import log_origin
 from registry.ledger import ProofError
 from registry.ledger.checkpoint import CheckpointError, key_hash, verify_checkpoint
@@ -112,6 +114,10 @@ class NotProven(Exception):
         self.zh, self.en = zh, en
 
 
+class Unreachable(NotProven):
+    """The other region's log could not be read (not a finding about it: try again later)."""
+
+
 @dataclass(frozen=True)
 class ProvenEntry:
     """An entry of another region's log, with what proves it."""
@@ -167,8 +173,11 @@ class Peers:
         """The index of *subject*'s latest entry in *origin*'s log (None: the log has none).
 
         Only a hint of where to look: what is found there is proven like any entry."""
-        with self.registry(origin).reading() as uow:
-            head = uow.log.chain_heads([subject]).get(subject)
+        try:
+            with self.registry(origin).reading() as uow:
+                head = uow.log.chain_heads([subject]).get(subject)
+        except SQLAlchemyError as exc:
+            raise Unreachable(f"{origin} 的日志暂时无法读取", f"{origin}'s log cannot be read now") from exc
         return head[1] if head else None
 
     def prove(self, origin: str, index: int) -> ProvenEntry:
@@ -176,6 +185,12 @@ class Peers:
         region = self.directory.by_origin(origin)
         if region is None or origin == self.own_origin:
             raise KeyError(origin)
+        try:
+            return self._prove(region, origin, index)
+        except SQLAlchemyError as exc:  # the other region's database is down or unreachable
+            raise Unreachable(f"{origin} 的日志暂时无法读取", f"{origin}'s log cannot be read now") from exc
+
+    def _prove(self, region: Region, origin: str, index: int) -> ProvenEntry:
         peer = self.registry(origin)
         with peer.reading() as uow:
             latest = uow.log.latest_checkpoint()

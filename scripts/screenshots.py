@@ -225,6 +225,7 @@ def main() -> int:
         ("registration_point", "registration-transfer", "/registration/transfer", None),
         ("registration_point", "registration-deregister", "/registration/deregister", None),
         ("registration_point", "registration-backfill", "/registration/backfill", None),
+        ("registration_point", "registration-transfer-in", "/registration/transfer-in", None),
         ("investigator", "investigator-stolen", "/stolen", None),
         ("repair_shop", "workshop-home", "/home", None),
         ("repair_shop", "workshop-swap-battery", "/workshop/swap?part=battery", None),

@@ -27,6 +27,7 @@ GENERIC = {
     422: ("invalid_input", "输入有误", "Invalid input"),
     429: ("too_many_requests", "请求过于频繁", "Too many requests"),
     500: ("internal_error", "服务器内部错误", "Internal server error"),
+    503: ("unavailable", "暂时无法完成，请稍后重试", "Unavailable for now: try again later"),
 }
 
 

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry.domain.errors import DomainError, invalid
 from registry.domain.roles import Actor
@@ -87,9 +88,16 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
         raise invalid({"q": [("本系统未配置其他地区", "this registry knows no other region")]})
     origins = [home.origin] + [r.origin for r in home.peers.directory.regions if r.origin != home.origin]
     subject = start = None
+    unreachable: list[str] = []
     for origin in origins:
-        with _registry_at(home, origin).reading() as uow:
-            subject = _subject_here(uow, q)
+        try:
+            with _registry_at(home, origin).reading() as uow:
+                subject = _subject_here(uow, q)
+        except SQLAlchemyError:
+            if origin == home.origin:
+                raise
+            unreachable.append(origin)
+            continue
         if subject is not None:
             start = origin
             break
@@ -104,12 +112,20 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
         if origin in traces:
             continue
         registry = _registry_at(home, origin)
-        with registry.reading() as uow:
-            if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
-                traces[origin] = None
-                continue
-            traces[origin] = trace.trace(uow, actor, subject, lang=lang, limit=limit)
-            found = _moves(uow, subject, origin)
+        try:
+            with registry.reading() as uow:
+                if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
+                    traces[origin] = None
+                    continue
+                traces[origin] = trace.trace(uow, actor, subject, lang=lang, limit=limit)
+                found = _moves(uow, subject, origin)
+        except SQLAlchemyError:  # that region's log cannot be read now: say so, answer with the rest
+            if origin == home.origin:
+                raise
+            traces[origin] = None
+            if origin not in unreachable:
+                unreachable.append(origin)
+            continue
         for m in found:
             key = (m.from_origin, m.from_index)
             move = moves.setdefault(key, {"vehicle": m.vehicle, "from": {"origin": m.from_origin, "index": m.from_index},
@@ -123,6 +139,7 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     traces = {o: t for o, t in traces.items() if t is not None}
     order = _in_order(start, moves, traces)
     return {"q": q, "subject": subject, "regions": [{"origin": o, "trace": traces[o]} for o in order],
+            "unreachable": unreachable,
             "moves": sorted(moves.values(), key=lambda m: order.index(m["from"]["origin"]) if m["from"]["origin"] in order else 0)}
 
 

@@ -352,15 +352,15 @@ def deregister(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     return _emit(uow, actor, "deregister", data, _effects([(v0, v1)]), fields, parts)
 
 
-def _arriving_identifier(uow: UnitOfWork, region, value: str, kind: str) -> str:
-    """The identifier an arriving item was scanned by: its code (signed by the region it comes from) or typed."""
+def _arriving_identifier(uow: UnitOfWork, value: str, kind: str) -> str:
+    """The identifier an arriving item was scanned by: its code (signed by a region of the directory) or typed."""
     from registry.labels.codes import InvalidCode, verify_token
 
     token = found.code_token(value)
     if token is None:
         return ids.item_identifier(kind, value, legacy=True, field=kind)
-    try:
-        decoded = verify_token(token, region.key_ids())
+    try:  # its first region's label, or one issued here or elsewhere on an earlier stay
+        decoded = verify_token(token, {**uow.registry.keys.by_id(), **uow.registry.peers.key_ids()})
     except InvalidCode as err:
         raise found.not_genuine(err.code, kind) from None
     if decoded.kind != kind and not (kind == "vehicle" and decoded.kind == "plate"):
@@ -389,23 +389,24 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     under a plate of this region; the event records the proven pointer.
     """
     from registry.labels import make_token, payload_url
-    from registry.regions import NotProven
+    from registry.regions import NotProven, Unreachable
 
     origin = data["from_origin"]
     _other_region(uow, origin, "from_origin")
     peers = uow.registry.peers
-    region = peers.directory.by_origin(origin)
     person = validate_person(data["owner"], "owner")
     plate = ids.plate(data["plate"])
-    scanned = {kind: _arriving_identifier(uow, region, data[kind], kind) for kind in ITEM_KEYS if data.get(kind)}
+    scanned = {kind: _arriving_identifier(uow, data[kind], kind) for kind in ITEM_KEYS if data.get(kind)}
     index = data.get("from_index")
-    if index is None:  # the vehicle's latest entry there: its deregistration to here, if it left for here
-        index = peers.latest_on(origin, found.subject("vehicle", scanned["vehicle"]))
-        if index is None:
-            raise conflict("not_transferred_here", "该车辆在该地区的日志中没有记录",
-                           "That region's log has no entry on this vehicle")
     try:
+        if index is None:  # the vehicle's latest entry there: its deregistration to here, if it left for here
+            index = peers.latest_on(origin, found.subject("vehicle", scanned["vehicle"]))
+            if index is None:
+                raise conflict("not_transferred_here", "该车辆在该地区的日志中没有记录",
+                               "That region's log has no entry on this vehicle")
         proven = peers.prove(origin, index)
+    except Unreachable as exc:
+        raise DomainError("region_unavailable", f"{exc.zh}，请稍后重试", f"{exc.en}: try again later", status=503) from None
     except NotProven as exc:
         raise conflict("transfer_not_proven", f"无法证明转出记录：{exc.zh}", f"The transfer out cannot be proven: {exc.en}") from None
     left = proven.body.get("data") or {}

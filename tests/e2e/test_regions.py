@@ -264,3 +264,29 @@ def js_user(app, org_id: str) -> str:
     with app.extensions["registry"].writing() as uow:
         user = orgs.add_user(uow, None, org_id, f"desk-{org_id[:6]}-{len(org_id)}", PASSWORD)
     return user.username
+
+
+def test_when_the_other_regions_log_cannot_be_read_the_move_waits_and_the_trace_says_so(world, elsewhere, other_region_app, tmp_path):
+    w, there = world, elsewhere
+    v, b, c, index = there.moved_away(w)
+    body = arriving(there, w, v, b, c, index)
+    other = other_region_app.extensions["registry"]
+    url = other.db.url
+    other.db.dispose()
+    other.db.configure(f"sqlite:///{tmp_path}/no/such/folder/registry.db")  # its server is down
+    answer = w.refused("registration_point", body, 503, "region_unavailable")
+    assert "稍后重试" in answer["detail"] and answer["title"] != "与当前状态冲突"
+    r = trace_across(w, v["identifier"])
+    assert r.status_code == 404  # here it is unknown, and the region that knows it cannot be asked
+    other.db.dispose()
+    other.db.configure(url)  # back up: the same request now goes through, once
+    w.ok("registration_point", body)
+    other.db.dispose()
+    other.db.configure(f"sqlite:///{tmp_path}/no/such/folder/registry.db")
+    r = trace_across(w, v["identifier"])
+    assert r.status_code == 200, r.get_json()
+    answer = r.get_json()
+    assert answer["unreachable"] == ["elsewhere.test/log"] and [x["origin"] for x in answer["regions"]] == ["registry.test/log"]
+    assert answer["moves"][0]["proven"] is False and "cannot be read" in answer["moves"][0]["why"]
+    other.db.dispose()
+    other.db.configure(url)
