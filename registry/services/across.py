@@ -14,6 +14,8 @@ Personal data does not cross: each region's part of the answer is masked (no
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -104,43 +106,97 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     if subject is None:
         with home.reading() as uow:
             trace.resolve(uow, q)  # says why (404, or 422 for a malformed query)
-    traces: dict[str, dict] = {}
+    # On PostgreSQL a read is mostly a wait on the server: the regions' traces and proofs run at once
+    # (phase 2). On SQLite a read is this process's own CPU: each region is traced in the unit of work
+    # that found it, one after another (same-process A/B in docs/PERFORMANCE.md).
+    waits = any(not _registry_at(home, o).db.is_sqlite for o in origins)
+    traces: dict[str, dict | None] = {}
+
+    # 1. where the item is, and its moves: a few primary-key reads per region, one region after another
+    present: list[str] = []
+    seen: set[str] = set()
     moves: dict[tuple[str, int], dict] = {}
+    to_prove: list[tuple[str, Move]] = []
     pending = [start]
     while pending:
         origin = pending.pop()
-        if origin in traces:
+        if origin in seen:
             continue
-        registry = _registry_at(home, origin)
+        seen.add(origin)
         try:
-            with registry.reading() as uow:
+            with _registry_at(home, origin).reading() as uow:
                 if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
-                    traces[origin] = None
                     continue
-                traces[origin] = trace.trace(uow, actor, subject, lang=lang, limit=limit)
                 found = _moves(uow, subject, origin)
+                if not waits:
+                    traces[origin] = trace.trace(uow, actor, subject, lang=lang, limit=limit)
         except SQLAlchemyError:  # that region's log cannot be read now: say so, answer with the rest
             if origin == home.origin:
                 raise
-            traces[origin] = None
             if origin not in unreachable:
                 unreachable.append(origin)
             continue
+        present.append(origin)
         for m in found:
             key = (m.from_origin, m.from_index)
             move = moves.setdefault(key, {"vehicle": m.vehicle, "from": {"origin": m.from_origin, "index": m.from_index},
                                           "to": {"origin": m.to_origin, "index": None}, "proven": False})
             if m.to_index is not None:
                 move["to"]["index"] = m.to_index
-                move.update(_prove(registry, m))
+                to_prove.append((origin, m))
             for other in (m.from_origin, m.to_origin):
-                if other not in traces and (other == home.origin or home.peers.knows(other)):
+                if other not in seen and (other == home.origin or home.peers.knows(other)):
                     pending.append(other)
+
+    # 2. each region's trace and each move's proof at once: separate logs, separate connections
+    def traced(origin: str):
+        try:
+            with _registry_at(home, origin).reading() as uow:
+                return trace.trace(uow, actor, subject, lang=lang, limit=limit)
+        except SQLAlchemyError:
+            if origin == home.origin:
+                raise
+            return None
+
+    run = (lambda fn, *a: _pool().submit(fn, *a)) if waits else (lambda fn, *a: _Done(fn(*a)))
+    trace_jobs = {origin: run(traced, origin) for origin in present if origin not in traces}
+    proofs = [(key_of(m), run(_prove, _registry_at(home, origin), m)) for origin, m in to_prove]
+    traces.update({origin: job.result() for origin, job in trace_jobs.items()})
+    for key, job in proofs:
+        moves[key].update(job.result())
+    unreachable += [o for o, t in traces.items() if t is None and o not in unreachable]
     traces = {o: t for o, t in traces.items() if t is not None}
     order = _in_order(start, moves, traces)
     return {"q": q, "subject": subject, "regions": [{"origin": o, "trace": traces[o]} for o in order],
             "unreachable": unreachable,
             "moves": sorted(moves.values(), key=lambda m: order.index(m["from"]["origin"]) if m["from"]["origin"] in order else 0)}
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the regions' reads (each waits on its own database; created after a fork, on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="across")
+        return _POOL
+
+
+class _Done:
+    """A result already there (the job ran in this thread)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def key_of(m: Move) -> tuple[str, int]:
+    return (m.from_origin, m.from_index)
 
 
 def _prove(registry, m: Move) -> dict:
