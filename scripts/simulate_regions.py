@@ -213,6 +213,8 @@ def main(argv=None) -> int:
             if r.status_code != 200 or len(r.json["regions"]) < 2:
                 raise SystemExit(f"simulate_regions: HTTP trace of {bike.vehicle} answered {r.status_code} {r.get_data(as_text=True)[:300]}")
         assert [x["name"] for x in listing["regions"]] == names
+        for app in wsgi.mounts.values():
+            app.extensions["registry"].db.dispose()
 
     # 5. every region's log verified
     verified = {}
