@@ -8,6 +8,7 @@ import threading
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.exc import DBAPIError
 
 from registry.api.context import registry
 from registry.domain.errors import DomainError, not_found
@@ -84,16 +85,60 @@ class Keys(MethodView):
         return {"keys": keys, "origin": reg.origin, "hash": reg.hasher.name}
 
 
+def _statements(read):
+    """Return ``read(uow)`` in a unit of work of single statements (no snapshot, no transaction on
+    PostgreSQL). Its pool skips the pre-ping: a connection that had gone (a restarted server) fails
+    its statement, the pool drops it, and the read runs once more on a fresh one. A read only reads,
+    so running it again is safe."""
+    reg = registry()
+    try:
+        with reg.reading(snapshot=False) as uow:
+            return read(uow)
+    except DBAPIError as error:
+        if not reg.db.gone(error):
+            raise
+    with reg.reading(snapshot=False) as uow:
+        return read(uow)
+
+
+def _proof(size: int | None, *, name: str, small: int, strict: bool, prove):
+    """A proof up to the tree of *size* (default: the whole log), its bounds checked as one read.
+
+    *small* is the index or first size that must lie below (*strict*) or within *size*."""
+
+    def read(uow):
+        tree = size
+        given = tree is not None
+        if not given:
+            tree = uow.log.size()
+        beyond = small >= tree if strict else small > tree
+        if given and beyond:  # both wrong: the tree beyond the log is named first
+            _within_log(name, tree, uow.log.size())
+        if beyond:
+            if strict:
+                raise out_of_range(f"index {small} is not below tree_size {tree}", f"索引 {small} 不在大小为 {tree} 的树中")
+            raise out_of_range("first must not exceed second", "first 不能大于 second")
+        try:
+            return tree, prove(uow, tree, given)
+        except BeyondHead as head:
+            _within_log(name, tree, head.size)
+
+    return _statements(read)
+
+
 @blp.route("/entries/<int:index>")
 class Entries(MethodView):
     @blp.response(200, Entry)
     def get(self, index):
         """Return one entry's canonical bytes and leaf hash."""
-        with registry().reading(snapshot=False) as uow:
+
+        def read(uow):
             row = uow.log.entry(index)
             if row is None:
                 raise not_found("entry_not_found", f"日志中没有第 {index} 条", f"no entry {index} in the log")
             return {"index": row.idx, "leaf_hash": bytes(row.leaf_hash).hex(), "body": base64.b64encode(bytes(row.body)).decode()}
+
+        return _statements(read)
 
 
 @blp.route("/proofs/inclusion")
@@ -104,22 +149,11 @@ class Inclusion(MethodView):
         """Prove that entry `index` is in the tree of `tree_size` (default: the whole log)."""
         # no snapshot needed: the nodes of a tree the head covers never change. With tree_size
         # given, the head is read in the same statement as the nodes (one round trip).
-        index, tree_size = q["index"], q.get("tree_size")
-        with registry().reading(snapshot=False) as uow:
-            if tree_size is None:
-                tree_size = uow.log.size()
-                given = False
-            else:
-                given = True
-                if index >= tree_size:  # both wrong: the tree beyond the log is named first
-                    _within_log("tree_size", tree_size, uow.log.size())
-            if index >= tree_size:
-                raise out_of_range(f"index {index} is not below tree_size {tree_size}", f"索引 {index} 不在大小为 {tree_size} 的树中")
-            try:
-                leaf, proof, root = uow.log.inclusion_proof(index, tree_size, check_head=given)
-            except BeyondHead as beyond:
-                _within_log("tree_size", tree_size, beyond.size)
-        return {"index": q["index"], "tree_size": tree_size, "leaf_hash": leaf.hex(), "proof": [p.hex() for p in proof], "root_hash": root.hex()}
+        index = q["index"]
+        tree_size, (leaf, proof, root) = _proof(
+            q.get("tree_size"), name="tree_size", small=index, strict=True,
+            prove=lambda uow, size, given: uow.log.inclusion_proof(index, size, check_head=given))
+        return {"index": index, "tree_size": tree_size, "leaf_hash": leaf.hex(), "proof": [p.hex() for p in proof], "root_hash": root.hex()}
 
 
 @blp.route("/proofs/consistency")
@@ -128,19 +162,8 @@ class Consistency(MethodView):
     @blp.response(200, ConsistencyProof)
     def get(self, q):
         """Prove that the tree of size `first` is a prefix of the tree of size `second`."""
-        first, second = q["first"], q.get("second")
-        with registry().reading(snapshot=False) as uow:
-            if second is None:
-                second = uow.log.size()
-                given = False
-            else:
-                given = True
-                if first > second:
-                    _within_log("second", second, uow.log.size())
-            if first > second:
-                raise out_of_range("first must not exceed second", "first 不能大于 second")
-            try:
-                proof, r1, r2 = uow.log.consistency_proof(first, second, check_head=given)
-            except BeyondHead as beyond:
-                _within_log("second", second, beyond.size)
-        return {"first": q["first"], "second": second, "proof": [p.hex() for p in proof], "first_root": r1.hex(), "second_root": r2.hex()}
+        first = q["first"]
+        second, (proof, r1, r2) = _proof(
+            q.get("second"), name="second", small=first, strict=False,
+            prove=lambda uow, size, given: uow.log.consistency_proof(first, size, check_head=given))
+        return {"first": first, "second": second, "proof": [p.hex() for p in proof], "first_root": r1.hex(), "second_root": r2.hex()}

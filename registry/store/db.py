@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import normalise_database_url
@@ -58,6 +59,7 @@ class Database:
         self.read_sessions: sessionmaker[Session] | None = None
         self.write_sessions: sessionmaker[Session] | None = None
         self.statement_sessions: sessionmaker[Session] | None = None
+        self.statement_engine: Engine | None = None
         if url:
             self.configure(url)
 
@@ -78,11 +80,24 @@ class Database:
         self.write_sessions = sessionmaker(write_bind, expire_on_commit=False)
         # Reads that need no snapshot (each statement stands alone: proofs, entries, the
         # checkpoint: what they read never changes once written). On PostgreSQL these run in
-        # autocommit, sparing the BEGIN and the ROLLBACK, each a round trip; a SQLite
+        # autocommit, sparing the BEGIN and the ROLLBACK, each a round trip, on a pool of their
+        # own without the pre-ping (another round trip): a connection that has gone is found by
+        # the statement itself, and the caller runs it again (``statement_retry``). Its
+        # connections never go to a writer, so none is handed over in autocommit. A SQLite
         # transaction costs no round trip, so there they are ordinary reads.
-        self.statement_sessions = (self.read_sessions if self.is_sqlite else
-                                   sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False))
+        if self.is_sqlite:
+            self.statement_engine = self.engine
+            self.statement_sessions = self.read_sessions
+        else:
+            self.statement_engine = create_engine(self.url, pool_size=5, max_overflow=20, pool_pre_ping=False,
+                                                  pool_recycle=600, isolation_level="AUTOCOMMIT")
+            self.statement_sessions = sessionmaker(self.statement_engine, expire_on_commit=False)
         return self
+
+    @staticmethod
+    def gone(error: BaseException) -> bool:
+        """Whether *error* says the connection had gone (so a statement that only reads may run again)."""
+        return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
     def init_app(self, app) -> None:
         """Bind to the app's DATABASE_URL."""
@@ -92,3 +107,6 @@ class Database:
     def dispose(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
+        statement = getattr(self, "statement_engine", None)
+        if statement is not None and statement is not self.engine:
+            statement.dispose()

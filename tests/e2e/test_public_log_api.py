@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.conftest import auth
+from tests.conftest import ENGINE, auth
 
 pytestmark = pytest.mark.db
 
@@ -167,7 +167,7 @@ def test_a_proof_for_a_given_tree_size_is_one_statement_outside_any_transaction(
         seen.append((sql.split()[0].upper(), getattr(dbapi, "autocommit", None)))
 
     size = int(populated.get("/api/v1/log/checkpoint").get_data(as_text=True).split("\n")[1])
-    event.listen(registry.db.engine, "before_cursor_execute", statement)
+    event.listen(registry.db.statement_engine, "before_cursor_execute", statement)
     try:
         for url in (f"/api/v1/log/proofs/inclusion?index=2&tree_size={size}",
                     f"/api/v1/log/proofs/consistency?first=2&second={size}"):
@@ -178,24 +178,44 @@ def test_a_proof_for_a_given_tree_size_is_one_statement_outside_any_transaction(
             if registry.db.engine.dialect.name == "postgresql":
                 assert seen == [("SELECT", True)]  # autocommit: nothing but the statement
     finally:
-        event.remove(registry.db.engine, "before_cursor_execute", statement)
+        event.remove(registry.db.statement_engine, "before_cursor_execute", statement)
 
 
-def test_a_connection_back_from_an_autocommit_read_writes_in_a_transaction_again(populated, registry):
-    """The pool hands the proof's connection to the next writer: it must not stay in autocommit,
-    or a write that fails half-way would leave its first statements committed."""
+def test_a_connection_of_an_autocommit_read_never_goes_to_a_writer(populated, registry):
+    """Single-statement reads have a pool of their own on PostgreSQL: no writer is handed a
+    connection left in autocommit (a write failing half-way would leave its first statements
+    committed), and every writer's statements are inside a transaction."""
     from sqlalchemy import text as sql_text
 
-    registry.db.engine.dispose()  # one connection in the pool from here on
     with registry.reading(snapshot=False) as uow:
         uow.log.size()
         reader = uow.session.connection().connection.driver_connection
     with registry.writing() as uow:
         writer = uow.session.connection().connection.driver_connection
-        assert writer is reader
         if registry.db.engine.dialect.name == "postgresql":
-            assert reader.autocommit is False
+            assert registry.db.statement_engine is not registry.db.engine
+            assert writer is not reader and reader.autocommit is True and writer.autocommit is False
             assert uow.session.execute(sql_text("SELECT now() = statement_timestamp()")).scalar() is False  # inside a transaction
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="a server whose connections can be dropped under the pool")
+def test_a_proof_is_answered_after_the_server_dropped_the_pools_connections(populated, registry):
+    """The statement pool does not pre-ping: a connection the server dropped fails its statement,
+    and the read runs once more on a fresh connection: the client sees a proof, not a 500."""
+    from sqlalchemy import text as sql_text
+
+    size = int(populated.get("/api/v1/log/checkpoint").get_data(as_text=True).split("\n")[1])
+    urls = [f"/api/v1/log/proofs/inclusion?index=1&tree_size={size}", f"/api/v1/log/proofs/consistency?first=1&second={size}",
+            "/api/v1/log/entries/1", "/api/v1/log/proofs/inclusion?index=1"]
+    for url in urls:
+        assert populated.get(url).status_code == 200  # the pool now holds a connection
+        with registry.db.engine.connect() as conn:
+            dropped = conn.execute(sql_text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        assert dropped >= 1
+        r = populated.get(url)
+        assert r.status_code == 200, (url, r.get_json())
 
 
 def test_log_bodies_name_the_acting_organisation_and_user(client, admin_token, make_org):
