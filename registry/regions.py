@@ -91,6 +91,8 @@ class Directory:
     """Every region of the deployment, by name and by log origin."""
 
     regions: list[Region] = field(default_factory=list)
+    #: The national index's database (registry.national), if the deployment keeps one.
+    index_url: str = ""
 
     def by_origin(self, origin: str) -> Region | None:
         return next((r for r in self.regions if r.origin == origin), None)
@@ -100,10 +102,14 @@ class Directory:
 
     @classmethod
     def load(cls, path: str | Path) -> Directory:
-        return cls([Region.from_json(d) for d in json.loads(Path(path).read_text())["regions"]])
+        data = json.loads(Path(path).read_text())
+        return cls([Region.from_json(d) for d in data["regions"]], data.get("index_url", ""))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"regions": [r.to_json() for r in self.regions]}, indent=1, ensure_ascii=False))
+        data = {"regions": [r.to_json() for r in self.regions]}
+        if self.index_url:
+            data["index_url"] = self.index_url
+        Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False))
 
 
 class NotProven(Exception):
@@ -144,9 +150,32 @@ class Peers:
         self.own_origin = own_origin
         self._open: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._index = None
+        self._opened: set[str] = set()  # origins whose Registry was opened here (disposed by dispose())
+
+    @property
+    def index(self):
+        """The national index (registry.national), or None where the directory names none."""
+        if self._index is None and self.directory.index_url:
+            from registry.national import NationalIndex
+
+            with self._lock:
+                if self._index is None:
+                    self._index = NationalIndex(self.directory.index_url)
+        return self._index
 
     def knows(self, origin: str) -> bool:
         return origin != self.own_origin and self.directory.by_origin(origin) is not None
+
+    def dispose(self) -> None:
+        """Close the national index's connections and those of the registries opened here (not attached)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.dispose()
+                self._index = None
+            for origin in [o for o, r in self._open.items() if o in self._opened]:
+                self._open.pop(origin).db.dispose()
+            self._opened.clear()
 
     def key_ids(self) -> dict[str, bytes]:
         """Key id -> public key of every other region's keys (their codes are genuine here)."""
@@ -162,6 +191,7 @@ class Peers:
         with self._lock:
             if origin not in self._open:
                 self._open[origin] = Registry(region.config())
+                self._opened.add(origin)
             return self._open[origin]
 
     def attach(self, origin: str, registry) -> None:
@@ -302,7 +332,11 @@ def init_regions(names: list[str], *, database_url: str, public_url: str, folder
                         hash=hash_name, log_origin=f"{host}/{name}/log" + ("/sm3" if hash_name == "sm3" else ""))
         keys = KeyRing(Path(region.instance) / "keys" / "signing.pem", region.origin)
         regions.append(Region(**{**region.__dict__, "public_keys": tuple(bytes.fromhex(k["public_key"]) for k in keys.public_keys())}))
-    directory = Directory(regions)
+    if database_url and not database_url.startswith("sqlite"):
+        index_url = schema_url(database_url, "national")
+    else:
+        index_url = f"sqlite:///{(folder / 'national.db').resolve()}"
+    directory = Directory(regions, index_url)
     directory.save(folder / "regions.json")
     return directory
 
@@ -345,6 +379,31 @@ def create_regions_app(path: str | None = None):
     return DispatcherMiddleware(index, {f"/{name}": app for name, app in apps.items()})
 
 
+def sync_index(directory: Directory, registries: dict | None = None) -> dict[str, int]:
+    """Bring the national index up to every region's log; return the rows added per region."""
+    from registry.national import NationalIndex
+    from registry.runtime import Registry
+
+    if not directory.index_url:
+        raise SystemExit("the directory names no national index (index_url)")
+    index = NationalIndex(directory.index_url)
+    added = {}
+    try:
+        for region in directory.regions:
+            registry = (registries or {}).get(region.origin)
+            own = registry is None
+            if own:
+                registry = Registry(region.config())
+            try:
+                added[region.name] = index.sync(region.origin, registry)
+            finally:
+                if own:
+                    registry.db.dispose()
+    finally:
+        index.dispose()
+    return added
+
+
 def main(argv=None) -> int:
     """``python -m registry.regions init zj,js,ah [--database-url URL] [--public-url URL] [--folder DIR]``."""
     import argparse
@@ -359,7 +418,14 @@ def main(argv=None) -> int:
     init.add_argument("--public-url", default=os.environ.get("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000"))
     init.add_argument("--folder", default=os.path.join(os.environ.get("REGISTRY_INSTANCE", "instance"), "regions"))
     init.add_argument("--hash", default=os.environ.get("REGISTRY_HASH", "sha256"), choices=("sha256", "sm3"))
+    index = sub.add_parser("index", help="bring the national index up to every region's log (run it from a timer)")
+    index.add_argument("--regions", default=os.environ.get("REGISTRY_REGIONS", ""), help="regions.json")
     args = ap.parse_args(argv)
+    if args.command == "index":
+        if not args.regions:
+            ap.error("give --regions or set REGISTRY_REGIONS")
+        print(json.dumps(sync_index(Directory.load(args.regions))))
+        return 0
     names = [n.strip() for n in args.names.split(",") if n.strip()]
     directory = init_regions(names, database_url=args.database_url, public_url=args.public_url, folder=args.folder,
                              hash_name=args.hash)

@@ -22,6 +22,7 @@
      proven again) vs the ordinary trace of the same bike in its present region, p50/p99;
    - the same trace over HTTP, through the one WSGI app that serves every region under
      ``/<name>/api/v1`` (``registry.regions.create_regions_app``), vs an in-process one;
+   - the national index brought up to every log (``registry.national``), rows/s;
    - every region's log verified (``verify_log``), and every move proven.
 
 stdout: one JSON object ``{"figures": [...], "regions": {...}}``; stderr: progress.
@@ -168,6 +169,14 @@ def main(argv=None) -> int:
         builders[name].grow_to(args.events)
         log(f"simulate_regions: {name}: {builders[name].size:,} events")
 
+    # the national index: every item entered in every log, read from where it last stopped
+    from registry.regions import sync_index
+
+    t = time.perf_counter()
+    indexed = sync_index(directory, {reg.origin: reg for reg in registries.values()})
+    index_s = time.perf_counter() - t
+    log(f"simulate_regions: national index: {sum(indexed.values()):,} rows in {index_s:.1f} s")
+
     # 4. traces: across the regions vs the same bike in its present region
     sample = [rng.choice(moved) for _ in range(args.traces)] if moved else []
     investigator = {}
@@ -214,6 +223,7 @@ def main(argv=None) -> int:
                 raise SystemExit(f"simulate_regions: HTTP trace of {bike.vehicle} answered {r.status_code} {r.get_data(as_text=True)[:300]}")
         assert [x["name"] for x in listing["regions"]] == names
         for app in wsgi.mounts.values():
+            app.extensions["registry"].peers.dispose()
             app.extensions["registry"].db.dispose()
 
     # 5. every region's log verified
@@ -245,6 +255,8 @@ def main(argv=None) -> int:
         "regions": {name: {"origin": registries[name].origin, "events": builders[name].size,
                            "transfer_in": builders[name].city.counts.get("transfer_in", 0), "verified": verified[name]}
                     for name in names},
+        "national_index": {"rows": indexed, "seconds": round(index_s, 2),
+                           "rows_per_s": round(sum(indexed.values()) / index_s) if index_s else None},
         "moves": len(moved), "traces": len(sample), "moves_proven_in_traces": proven,
         "regions_per_trace": dict(sorted({n: regions_seen.count(n) for n in set(regions_seen)}.items())),
         "transfer_in": ms(transfer_in_s) if transfer_in_s else None, "transfer": ms(transfer_s) if transfer_s else None,
@@ -256,6 +268,7 @@ def main(argv=None) -> int:
     print(json.dumps(out, ensure_ascii=False, indent=1))
     bad = [n for n, v in verified.items() if not v["ok"]] or (sample and proven != len(sample))
     for reg in registries.values():
+        reg.peers.dispose()
         reg.db.dispose()
     return 1 if bad else 0
 

@@ -78,11 +78,54 @@ def _subject_here(uow: UnitOfWork, q: str) -> str | None:
     return item.subject
 
 
+def _candidates(q: str) -> list[str]:
+    """The subjects *q* may name, read from its text alone (a code's payload, ``kind:id``, an identifier)."""
+    from registry.domain import identifiers as ids
+    from registry.labels.codes import InvalidCode, decode_token
+    from registry.services.items import code_token
+
+    value = q.strip() if isinstance(q, str) else ""
+    head, sep, rest = value.partition(":")
+    if sep and head in ids_kinds():
+        return [value]
+    token = code_token(value)
+    if token is not None:
+        try:
+            decoded = decode_token(token)  # which item it names; its signature is checked where it is found
+        except InvalidCode:
+            return []
+        return [f"{decoded.kind}:{decoded.identifier}"] if decoded.kind != "plate" else []
+    out = []
+    for kind in ids_kinds():
+        try:
+            out.append(f"{kind}:{ids.item_identifier(kind, value, legacy=True, field='q')}")
+        except ids.InvalidIdentifier:
+            continue
+    return out
+
+
+def ids_kinds() -> tuple[str, ...]:
+    return ("vehicle", "battery", "charger")
+
+
+def _indexed(home, q: str) -> list[str]:
+    """The other regions the national index names for *q* (none without an index, or if it cannot be read)."""
+    index = home.peers.index if home.peers is not None else None
+    if index is None:
+        return []
+    try:
+        found = index.lookup(_candidates(q))
+    except SQLAlchemyError:  # the index is a convenience: without it, every region is asked
+        return []
+    named = [origin for rows in found.values() for origin, _ in rows]
+    return list(dict.fromkeys(o for o in named if o != home.origin and home.peers.knows(o)))
+
+
 def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = trace.PAGE) -> dict:
     """Trace *q* in this registry's log and in every region its item moved from or to.
 
-    Where this log does not know *q*, the regions of the directory are asked in turn
-    (a national index would name the region at once: docs/SCALE.md). Answer:
+    Where this log does not know *q*, the regions the national index names are asked first
+    (registry.national), then the other regions of the directory in turn. Answer:
     ``{"subject", "regions": [{"origin", "trace"}] oldest first, "moves": [...]}``;
     each move says whether it was proven.
     """
@@ -91,6 +134,9 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     origins = [home.origin] + [r.origin for r in home.peers.directory.regions if r.origin != home.origin]
     subject = start = None
     unreachable: list[str] = []
+    indexed = _indexed(home, q)
+    if indexed:  # the national index names where to look first (then the rest, if it is behind)
+        origins = [home.origin] + indexed + [o for o in origins if o != home.origin and o not in indexed]
     for origin in origins:
         try:
             with _registry_at(home, origin).reading() as uow:

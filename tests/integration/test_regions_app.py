@@ -23,11 +23,12 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def regions(db_url, tmp_path):
-    directory = init_regions(["zj", "js"], database_url=db_url if PG_URL else "", public_url="http://regions.test",
+    directory = init_regions(["zj", "js", "ah"], database_url=db_url if PG_URL else "", public_url="http://regions.test",
                              folder=tmp_path / "regions")
     wsgi = create_regions_app(str(tmp_path / "regions" / "regions.json"))
     yield directory, wsgi
     for app in wsgi.mounts.values():
+        app.extensions["registry"].peers.dispose()
         app.extensions["registry"].db.dispose()
 
 
@@ -41,10 +42,10 @@ def world_of(app) -> World:
 
 def test_each_region_is_its_own_log_with_its_own_origin_and_key_in_one_database(regions, db_url):
     directory, wsgi = regions
-    assert [r.origin for r in directory.regions] == ["regions.test/zj/log", "regions.test/js/log"]
+    assert [r.origin for r in directory.regions] == ["regions.test/zj/log", "regions.test/js/log", "regions.test/ah/log"]
     assert directory.regions[0].public_keys != directory.regions[1].public_keys
     listing = json.loads(Client(wsgi).get("/").get_data())
-    assert [r["name"] for r in listing["regions"]] == ["zj", "js"]
+    assert [r["name"] for r in listing["regions"]] == ["zj", "js", "ah"]
     for region in directory.regions:
         r = Client(wsgi).get(f"/{region.name}/api/v1/log/checkpoint")
         assert r.status_code == 200 and r.get_data(as_text=True).split("\n")[0] == region.origin
@@ -54,7 +55,7 @@ def test_each_region_is_its_own_log_with_its_own_origin_and_key_in_one_database(
         engine = create_engine(normalise_database_url(db_url))
         with engine.connect() as conn:
             schemas = set(conn.execute(text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'log_entries'")).scalars())
-            assert {"region_zj", "region_js"} <= schemas
+            assert {"region_zj", "region_js", "region_ah"} <= schemas
         engine.dispose()
     # the directory file says all a peer needs: origins, databases and keys
     again = Directory.load(directory_path(wsgi))
@@ -101,3 +102,43 @@ def test_a_schema_url_sets_the_search_path_and_refuses_what_is_no_schema_name():
     assert url.startswith("postgresql+psycopg://u:p@h:5432/db?") and "search_path" in url and "region_zj" in url
     with pytest.raises(ValueError):
         schema_url("postgresql://u:p@h/db", 'x"; DROP SCHEMA public; --')
+
+
+def test_the_national_index_names_the_regions_an_item_entered_and_a_trace_elsewhere_starts_there(regions):
+    from registry.regions import sync_index
+    from registry.services import across
+
+    directory, wsgi = regions
+    apps = {name: wsgi.mounts[f"/{name}"] for name in ("zj", "js", "ah")}
+    registries = {app.extensions["registry"].origin: app.extensions["registry"] for app in apps.values()}
+    zj, js = world_of(apps["zj"]), world_of(apps["js"])
+    v, b, c, index = zj.moved_away(js)
+    js.ok("registration_point", {"kind": "transfer_in", "vehicle": v["code"], "battery": b["code"], "charger": c["code"],
+                                 "from_origin": "regions.test/zj/log", "plate": "苏A·T0002", "owner": person(5)})
+    stay, _, _ = zj.registered("浙B·N0001")
+
+    first = sync_index(directory, registries)
+    assert first["zj"] > 0 and first["js"] == 3 and first["ah"] == 0
+    assert sync_index(directory, registries) == {"zj": 0, "js": 0, "ah": 0}  # from where it stopped: nothing twice
+    ah = apps["ah"].extensions["registry"]
+    found = ah.peers.index.lookup([f"vehicle:{v['identifier']}", f"battery:{b['identifier']}", f"vehicle:{stay['identifier']}"])
+    assert {o for o, _ in found[f"vehicle:{v['identifier']}"]} == {"regions.test/zj/log", "regions.test/js/log"}
+    assert {o for o, _ in found[f"battery:{b['identifier']}"]} == {"regions.test/zj/log", "regions.test/js/log"}
+    assert [o for o, _ in found[f"vehicle:{stay['identifier']}"]] == ["regions.test/zj/log"]
+    # a region that never held it is told where to look, by identifier, subject or scanned code
+    for q in (v["identifier"], f"vehicle:{v['identifier']}", v["code"], b["identifier"]):
+        assert set(across._indexed(ah, q)) == {"regions.test/zj/log", "regions.test/js/log"}, q
+    assert across._indexed(ah, "117322699999997") == []
+    answer = across.trace_across(ah, investigator_of(apps["ah"]), v["identifier"])
+    assert [x["origin"] for x in answer["regions"]] == ["regions.test/zj/log", "regions.test/js/log"]
+    assert [m["proven"] for m in answer["moves"]] == [True]
+
+
+def investigator_of(app):
+    from registry.domain.roles import Actor
+    from registry.services import orgs
+
+    with app.extensions["registry"].writing() as uow:
+        org, _ = orgs.register_organisation(uow, None, orgs.RegisterOrganisation("公安", "investigator", "IV-1", "330206"))
+        user = orgs.add_user(uow, None, org.id, "iv-ah", "correct-horse-battery")
+    return Actor(org.id, "investigator", user.id)

@@ -30,3 +30,4 @@ def test_bikes_move_between_regional_logs_and_every_move_is_proven_in_the_traces
     assert all(r["verified"]["ok"] for r in out["regions"].values())
     assert {f["name"] for f in out["figures"]} >= {"transfer_in_p50", "trace_across_regions_p50", "trace_across_regions_http_p50"}
     assert out["engine"].startswith("postgresql" if PG_URL else "sqlite")
+    assert sum(out["national_index"]["rows"].values()) > 0
