@@ -424,7 +424,13 @@ def main(argv=None) -> int:
     if args.command == "index":
         if not args.regions:
             ap.error("give --regions or set REGISTRY_REGIONS")
-        print(json.dumps(sync_index(Directory.load(args.regions))))
+        import time
+
+        started = time.perf_counter()
+        added = sync_index(Directory.load(args.regions))
+        seconds = time.perf_counter() - started
+        print(json.dumps({"added": added, "seconds": round(seconds, 2),
+                          "rows_per_s": round(sum(added.values()) / seconds) if seconds else None}))
         return 0
     names = [n.strip() for n in args.names.split(",") if n.strip()]
     directory = init_regions(names, database_url=args.database_url, public_url=args.public_url, folder=args.folder,
