@@ -260,7 +260,33 @@ def trace():
         flagged=flagged, org_names=org_names, details=event_details, EVENTS=EVENTS, ITEM_KINDS=ITEM_KINDS,
         STATES=STATES, STANDARDS=STANDARDS, ROLES=ROLES, ORG_KINDS=ORG_KINDS, CERTIFICATE_STATUSES=CERTIFICATE_STATUSES,
         INCIDENT_TYPES=INCIDENT_TYPES, may_bundle=current_user().org_kind == "investigator", person_line=_person_line,
+        moved=result is not None and registry().peers is not None and any(
+            e["kind"] == "transfer_in" or (e["kind"] == "deregister" and (e.get("data") or {}).get("to_origin"))
+            for e in result["timeline"]),
     )
+
+
+@bp.get("/trace/regions")
+@login_required(TRACERS)
+def trace_regions():
+    """Trace an item through every regional log it passed through, each move between logs proven again."""
+    from registry.services import across
+
+    q = (request.args.get("q") or "").strip()
+    answer, refused = None, None
+    if q:
+        try:
+            answer = across.trace_across(registry(), current_actor(), q, lang=page_lang())
+        except (DomainError, InvalidIdentifier) as err:
+            refused = forms.refusal(err, _("Nothing to trace"))
+    names = {}
+    if answer is not None:
+        names = {r.origin: r.name for r in registry().peers.directory.regions}
+        for part in answer["regions"]:
+            part["org_names"] = {i: o["name"] for i, o in part["trace"]["organisations"].items()}
+    return render_template("trace_regions.html", q=q, answer=answer, refused=refused, names=names,
+                           knows_regions=registry().peers is not None, details=event_details, EVENTS=EVENTS,
+                           ITEM_KINDS=ITEM_KINDS, ORG_KINDS=ORG_KINDS)
 
 
 @bp.get("/trace/bundle")

@@ -290,3 +290,21 @@ def test_when_the_other_regions_log_cannot_be_read_the_move_waits_and_the_trace_
     assert answer["moves"][0]["proven"] is False and "cannot be read" in answer["moves"][0]["why"]
     other.db.dispose()
     other.db.configure(url)
+
+
+def test_an_investigator_sees_a_moved_vehicle_traced_through_both_regions_on_one_page(world, elsewhere, app):
+    from tests.web_helpers import login
+
+    w, there = world, elsewhere
+    v, b, c, index = there.moved_away(w)
+    w.ok("registration_point", arriving(there, w, v, b, c, index))
+    page_client = app.test_client()
+    login(page_client, js_user(app, w.org_id("investigator")))
+    page = page_client.get("/trace", query_string={"q": v["identifier"]}).get_data(as_text=True)
+    assert "曾跨地区迁移" in page and "/trace/regions?q=" in page
+    page = page_client.get("/trace/regions", query_string={"q": v["identifier"]}).get_data(as_text=True)
+    assert "跨地区追溯" in page and "已证明" in page
+    assert page.index("<h2>elsewhere ") < page.index("<h2>here ")  # oldest first: made there, then here
+    assert "转入登记" in page and "注销登记" in page and "赋码" in page  # made there, left there, arrived here
+    page = page_client.get("/trace/regions", query_string={"q": "117322699999996"}).get_data(as_text=True)
+    assert "无法溯源" in page and "未在本系统登记" in page  # said on the page, not a 500
