@@ -23,6 +23,8 @@ the same checks run on what the peer's public API serves (``/log/entries``,
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry.config import log_origin
 from registry.ledger import ProofError
-from registry.ledger.checkpoint import CheckpointError, key_hash, verify_checkpoint
+from registry.ledger.checkpoint import CheckpointError, key_hash, parse_checkpoint, verify_checkpoint
 from registry.ledger.hashing import hasher_for
 from registry.ledger.tree import verify_inclusion
 
@@ -167,6 +169,14 @@ class Peers:
     def knows(self, origin: str) -> bool:
         return origin != self.own_origin and self.directory.by_origin(origin) is not None
 
+    def remote(self, origin: str) -> bool:
+        """Whether *origin*'s log is reached only through its public API (the directory names no database)."""
+        region = self.directory.by_origin(origin)
+        return region is not None and not region.database_url and origin not in self._open
+
+    #: ``get(url) -> (status, body bytes)`` for regions reached over HTTP (replaceable: tests, proxies).
+    http_get = staticmethod(lambda url: _http_get(url))
+
     def dispose(self) -> None:
         """Close the national index's connections and those of the registries opened here (not attached)."""
         with self._lock:
@@ -186,7 +196,7 @@ class Peers:
         from registry.runtime import Registry
 
         region = self.directory.by_origin(origin)
-        if region is None or origin == self.own_origin:
+        if region is None or origin == self.own_origin or self.remote(origin):
             raise KeyError(origin)
         with self._lock:
             if origin not in self._open:
@@ -215,10 +225,40 @@ class Peers:
         region = self.directory.by_origin(origin)
         if region is None or origin == self.own_origin:
             raise KeyError(origin)
+        if self.remote(origin):
+            return self._prove_over_http(region, index)
         try:
             return self._prove(region, origin, index)
         except SQLAlchemyError as exc:  # the other region's database is down or unreachable
             raise Unreachable(f"{origin} 的日志暂时无法读取", f"{origin}'s log cannot be read now") from exc
+
+    def _prove_over_http(self, region: Region, index: int) -> ProvenEntry:
+        """The same checks on what the region's public log API serves: checkpoint, entry, inclusion proof."""
+        base = region.public_url.rstrip("/") + "/api/v1/log"
+
+        def get(path: str, missing: bool = False) -> bytes | None:
+            try:
+                status, body = self.http_get(base + path)
+            except OSError as exc:  # refused, reset, timed out, no route
+                raise Unreachable(f"{region.origin} 的公开日志接口暂时无法访问", f"{region.origin}'s public log cannot be reached now") from exc
+            if status == 404 and missing:
+                return None
+            if status != 200:
+                raise Unreachable(f"{region.origin} 的公开日志接口答复 {status}", f"{region.origin}'s public log answered {status}")
+            return body
+
+        try:
+            note = get("/checkpoint").decode("utf-8")
+            size = parse_checkpoint(note)[0].size  # verified below, with the directory's keys
+            served = get(f"/entries/{index}", missing=True) if index < size else None
+            if served is None:
+                raise NotProven(f"{region.origin} 的日志中没有已签名的第 {index} 条记录",
+                                f"{region.origin}'s log has no signed entry {index}")
+            body = base64.b64decode(json.loads(served)["body"], validate=True)
+            proof = [bytes.fromhex(h) for h in json.loads(get(f"/proofs/inclusion?index={index}&tree_size={size}"))["proof"]]
+        except (ValueError, KeyError, TypeError, CheckpointError, binascii.Error) as exc:
+            raise NotProven(f"{region.origin} 的公开日志接口答复无法读取", f"{region.origin}'s public log served something unreadable") from exc
+        return _check(region, note, index, body, proof)
 
     def _prove(self, region: Region, origin: str, index: int) -> ProvenEntry:
         peer = self.registry(origin)
@@ -232,6 +272,18 @@ class Peers:
             body_bytes = bytes(entry.body)
             _, proof, _ = uow.log.inclusion_proof(index, size)
         return _check(region, note, index, body_bytes, proof)
+
+
+def _http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """GET *url*: (status, body). Network failures raise OSError."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def _check(region: Region, note: str, index: int, body_bytes: bytes, proof: list[bytes]) -> ProvenEntry:

@@ -166,6 +166,8 @@ class RegionsTraceResult(StrictSchema):
     subject = fields.String(metadata={"description": "the item traced, kind:identifier"})
     regions = fields.List(fields.Nested(RegionTrace), metadata={"description": "every regional log the item passed through, oldest first"})
     unreachable = fields.List(fields.String(), metadata={"description": "regions whose logs could not be read now (the answer holds the rest)"})
+    remote = fields.List(fields.String(), metadata={"description": "regions the item passed through that are reached only through "
+                                                                  "their public log API: its moves are proven, its trace there is theirs to give"})
     moves = fields.List(fields.Dict(), metadata={
         "description": "each move between logs: {vehicle, from {origin, index}, to {origin, index or null while in transit}, "
                        "proven, leaf_hash, checkpoint {tree_size, root_hash} of the log it left, why (when not proven)}"})

@@ -131,11 +131,16 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     """
     if home.peers is None:
         raise invalid({"q": [("本系统未配置其他地区", "this registry knows no other region")]})
-    origins = [home.origin] + [r.origin for r in home.peers.directory.regions if r.origin != home.origin]
+    # regions reached only through their public API are not traced here (their trace needs their
+    # own authorisation): their moves are proven over HTTP and they are named in "remote"
+    origins = [home.origin] + [r.origin for r in home.peers.directory.regions
+                               if r.origin != home.origin and not home.peers.remote(r.origin)]
     subject = start = None
     unreachable: list[str] = []
+    remote: list[str] = []
     indexed = _indexed(home, q)
     if indexed:  # the national index names where to look first (then the rest, if it is behind)
+        indexed = [o for o in indexed if o in origins]
         origins = [home.origin] + indexed + [o for o in origins if o != home.origin and o not in indexed]
     for origin in origins:
         try:
@@ -155,7 +160,8 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     # On PostgreSQL a read is mostly a wait on the server: the regions' traces and proofs run at once
     # (phase 2). On SQLite a read is this process's own CPU: each region is traced in the unit of work
     # that found it, one after another (same-process A/B in docs/PERFORMANCE.md).
-    waits = any(not _registry_at(home, o).db.is_sqlite for o in origins)
+    waits = any(not _registry_at(home, o).db.is_sqlite for o in origins) or any(
+        home.peers.remote(r.origin) for r in home.peers.directory.regions)
     traces: dict[str, dict | None] = {}
 
     # 1. where the item is, and its moves: a few primary-key reads per region, one region after another
@@ -169,6 +175,9 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
         if origin in seen:
             continue
         seen.add(origin)
+        if origin != home.origin and home.peers.remote(origin):
+            remote.append(origin)
+            continue
         try:
             with _registry_at(home, origin).reading() as uow:
                 if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
@@ -214,7 +223,7 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
     traces = {o: t for o, t in traces.items() if t is not None}
     order = _in_order(start, moves, traces)
     return {"q": q, "subject": subject, "regions": [{"origin": o, "trace": traces[o]} for o in order],
-            "unreachable": unreachable,
+            "unreachable": unreachable, "remote": remote,
             "moves": sorted(moves.values(), key=lambda m: order.index(m["from"]["origin"]) if m["from"]["origin"] in order else 0)}
 
 

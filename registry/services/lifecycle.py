@@ -399,6 +399,9 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     scanned = {kind: _arriving_identifier(uow, data[kind], kind) for kind in ITEM_KEYS if data.get(kind)}
     index = data.get("from_index")
     try:
+        if index is None and peers.remote(origin):
+            raise invalid({"from_index": [("该地区经公开接口访问，须填写其注销记录编号",
+                                           "that region is reached through its public log API: give its entry's index")]})
         if index is None:  # the vehicle's latest entry there: its deregistration to here, if it left for here
             index = peers.latest_on(origin, found.subject("vehicle", scanned["vehicle"]))
             if index is None:

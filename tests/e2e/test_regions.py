@@ -308,3 +308,69 @@ def test_an_investigator_sees_a_moved_vehicle_traced_through_both_regions_on_one
     assert "转入登记" in page and "注销登记" in page and "赋码" in page  # made there, left there, arrived here
     page = page_client.get("/trace/regions", query_string={"q": "117322699999996"}).get_data(as_text=True)
     assert "无法溯源" in page and "未在本系统登记" in page  # said on the page, not a 500
+
+
+def over_http(app, other_app, down: list | None = None):
+    """Make *other_app*'s region reachable from *app* only through its public log API (its test client)."""
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    from registry.regions import Directory
+
+    peers = app.extensions["registry"].peers
+    origin = other_app.extensions["registry"].origin
+    peers.directory = Directory([dataclasses.replace(r, database_url="") if r.origin == origin else r
+                                 for r in peers.directory.regions], peers.directory.index_url)
+    peers._open.pop(origin, None)
+    client = other_app.test_client()
+    asked = []
+
+    def get(url):
+        if down:
+            raise ConnectionRefusedError(url)
+        part = urlsplit(url)
+        asked.append(part.path)
+        r = client.get(part.path + (f"?{part.query}" if part.query else ""))
+        return r.status_code, r.get_data()
+
+    peers.http_get = get
+    return asked
+
+
+def test_a_region_reached_only_through_its_public_log_api_proves_a_move_the_same_way(world, elsewhere, app, other_region_app):
+    w, there = world, elsewhere
+    v, b, c, index = there.moved_away(w)
+    down: list = []
+    asked = over_http(app, other_region_app, down)
+    assert app.extensions["registry"].peers.remote("elsewhere.test/log")
+    # its latest entry cannot be asked for over the public API: the entry's index is needed
+    answer = w.refused("registration_point", arriving(there, w, v, b, c, None), 422)
+    assert "from_index" in json.dumps(answer)
+    w.refused("registration_point", arriving(there, w, v, b, c, index + 10_000), 409, "transfer_not_proven")
+    w.refused("registration_point", arriving(there, w, v, b, c, index - 1), 409, "not_transferred_here")
+    down.append(True)
+    w.refused("registration_point", arriving(there, w, v, b, c, index), 503, "region_unavailable")
+    down.clear()
+    recorded = w.ok("registration_point", arriving(there, w, v, b, c, index))
+    assert {"/api/v1/log/checkpoint", f"/api/v1/log/entries/{index}", "/api/v1/log/proofs/inclusion"} <= set(asked)
+    pointer = entry(w, recorded["index"])["data"]["from"]
+    assert pointer["leaf_hash"] == there.client.get(f"/api/v1/log/entries/{index}").get_json()["leaf_hash"]
+    # traced here: this region's part, the move proven over HTTP, the other region named as remote
+    r = trace_across(w, v["identifier"])
+    assert r.status_code == 200, r.get_json()
+    answer = r.get_json()
+    assert [x["origin"] for x in answer["regions"]] == ["registry.test/log"] and answer["remote"] == ["elsewhere.test/log"]
+    assert [m["proven"] for m in answer["moves"]] == [True]
+
+
+def test_an_entry_altered_behind_a_public_log_api_is_not_taken_for_proven(world, elsewhere, app, other_region_app):
+    w, there = world, elsewhere
+    v, b, c, index = there.moved_away(w)
+    other = other_region_app.extensions["registry"]
+    drop_triggers(other)
+    with other.db.engine.begin() as conn:
+        body = bytes(conn.execute(text("SELECT body FROM log_entries WHERE idx = :i"), {"i": index}).scalar())
+        conn.execute(text("UPDATE log_entries SET body = :b WHERE idx = :i"),
+                     {"b": body.replace(b'"moved_away"', b'"moved_away" '), "i": index})
+    over_http(app, other_region_app)
+    w.refused("registration_point", arriving(there, w, v, b, c, index), 409, "transfer_not_proven")
