@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, select, text
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, select
 from sqlalchemy.engine import Engine
 
 from registry.config import normalise_database_url
+from registry.domain.lifecycle import ITEM_KINDS
+from registry.store.models import LogEntry
 
 metadata = MetaData()
 entries = Table(
@@ -36,21 +38,15 @@ marks = Table(
 
 #: The kinds by which an item enters a log.
 ENTERING = ("commission", "backfill", "transfer_in")
-_ITEM_KINDS = ("vehicle", "battery", "charger")
 
 
 class NationalIndex:
     """Identifier -> the regional logs that hold it."""
 
     def __init__(self, url: str):
+        """Open (and create, if need be) the index's tables at *url* (its schema made by ``init_regions``)."""
         self.url = normalise_database_url(url)
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
-        if not self.engine.url.get_backend_name().startswith("sqlite"):
-            schema = self.engine.url.query.get("options", "")
-            if "search_path" in str(schema):
-                name = str(schema).split("search_path=")[1].split()[0]
-                with self.engine.begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
         metadata.create_all(self.engine)
 
     def dispose(self) -> None:
@@ -77,13 +73,15 @@ class NationalIndex:
         while True:
             with registry.reading() as uow:
                 size = uow.log.size()
-                rows = uow.session.execute(text(
-                    "SELECT idx, body FROM log_entries WHERE idx >= :a AND idx < :b AND kind IN ('commission', 'backfill', 'transfer_in') "
-                    "ORDER BY idx"), {"a": start, "b": min(size, start + chunk)}).all() if start < size else []
+                rows = uow.session.execute(
+                    select(LogEntry.idx, LogEntry.body)
+                    .where(LogEntry.idx >= start, LogEntry.idx < min(size, start + chunk), LogEntry.kind.in_(ENTERING))
+                    .order_by(LogEntry.idx)
+                ).all() if start < size else []
             found = []
             for idx, body in rows:
                 for subject in json.loads(bytes(body))["prev"]:
-                    if subject.split(":", 1)[0] in _ITEM_KINDS:
+                    if subject.split(":", 1)[0] in ITEM_KINDS:
                         found.append({"subject": subject, "origin": origin, "idx": idx})
             end = min(size, start + chunk)
             with self.engine.begin() as conn:

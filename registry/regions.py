@@ -144,6 +144,18 @@ class ProvenEntry:
                 "tree_size": self.tree_size, "root_hash": self.root_hash.hex()}
 
 
+def _http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """GET *url*: (status, body). Network failures raise OSError."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 class Peers:
     """The other regions' logs, as one registry sees them (opened on first use, one engine each)."""
 
@@ -175,7 +187,7 @@ class Peers:
         return region is not None and not region.database_url and origin not in self._open
 
     #: ``get(url) -> (status, body bytes)`` for regions reached over HTTP (replaceable: tests, proxies).
-    http_get = staticmethod(lambda url: _http_get(url))
+    http_get = staticmethod(_http_get)
 
     def dispose(self) -> None:
         """Close the national index's connections and those of the registries opened here (not attached)."""
@@ -274,18 +286,6 @@ class Peers:
         return _check(region, note, index, body_bytes, proof)
 
 
-def _http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    """GET *url*: (status, body). Network failures raise OSError."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
 def _check(region: Region, note: str, index: int, body_bytes: bytes, proof: list[bytes]) -> ProvenEntry:
     """Check what a peer served against the directory's keys for it; nothing is taken on trust."""
     hasher = hasher_for(region.hash)
@@ -317,14 +317,21 @@ def region_of(name: str, registry) -> Region:
     )
 
 
+def attach_each_other(registries) -> None:
+    """Let registries open in this process read each other's logs with the engines they have."""
+    registries = list(registries)
+    for registry in registries:
+        for other in registries:
+            if other is not registry:
+                registry.peers.attach(other.origin, other)
+
+
 def connect(registries: dict) -> Directory:
     """Make running registries (name -> Registry) peers of each other; return their directory."""
     directory = Directory([region_of(name, r) for name, r in registries.items()])
     for registry in registries.values():
         registry.peers = Peers(directory, registry.origin)
-        for other in registries.values():
-            if other is not registry:
-                registry.peers.attach(other.origin, other)
+    attach_each_other(registries.values())
     return directory
 
 
@@ -363,31 +370,31 @@ def init_regions(names: list[str], *, database_url: str, public_url: str, folder
     from registry.config import normalise_database_url
     from registry.keys import KeyRing
 
+    def schema(name: str) -> str:
+        engine = create_engine(normalise_database_url(database_url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
+        engine.dispose()
+        return schema_url(database_url, name)
+
+    on_sqlite = not database_url or database_url.startswith("sqlite")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = public_url.rstrip("/")
     host = urlsplit(base).netloc + urlsplit(base).path
     regions = []
     for name in names:
-        if database_url.startswith("sqlite") or not database_url:
+        if on_sqlite:
             url = f"sqlite:///{folder / name / 'registry.db'}"
             (folder / name).mkdir(parents=True, exist_ok=True)
         else:
-            schema = f"region_{name}"
-            engine = create_engine(normalise_database_url(database_url), isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            engine.dispose()
-            url = schema_url(database_url, schema)
+            url = schema(f"region_{name}")
         upgrade(url)
         region = Region(name=name, public_url=f"{base}/{name}", database_url=url, instance=str(folder / name),
                         hash=hash_name, log_origin=f"{host}/{name}/log" + ("/sm3" if hash_name == "sm3" else ""))
         keys = KeyRing(Path(region.instance) / "keys" / "signing.pem", region.origin)
         regions.append(Region(**{**region.__dict__, "public_keys": tuple(bytes.fromhex(k["public_key"]) for k in keys.public_keys())}))
-    if database_url and not database_url.startswith("sqlite"):
-        index_url = schema_url(database_url, "national")
-    else:
-        index_url = f"sqlite:///{(folder / 'national.db').resolve()}"
+    index_url = f"sqlite:///{(folder / 'national.db').resolve()}" if on_sqlite else schema("national")
     directory = Directory(regions, index_url)
     directory.save(folder / "regions.json")
     return directory
@@ -414,11 +421,7 @@ def create_regions_app(path: str | None = None):
     apps = {}
     for region in directory.regions:
         apps[region.name] = create_app({**region.config(), "REGIONS": str(path)})
-    registries = {name: app.extensions["registry"] for name, app in apps.items()}
-    for registry in registries.values():
-        for other in registries.values():
-            if other is not registry:
-                registry.peers.attach(other.origin, other)
+    attach_each_other(app.extensions["registry"] for app in apps.values())
 
     index = Flask("registry.regions")
 

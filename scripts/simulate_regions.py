@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_city import PASSWORD, Bike, Builder, person, plate  # noqa: E402
 
 from registry.domain.roles import Actor  # noqa: E402
-from registry.regions import init_regions  # noqa: E402
+from registry.regions import attach_each_other, init_regions  # noqa: E402
 from registry.runtime import Registry  # noqa: E402
 from registry.services import across, trace  # noqa: E402
 from registry.services.lifecycle import record_event  # noqa: E402
@@ -109,10 +109,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     directory = init_regions(names, database_url=args.database_url, public_url="http://regions.test", folder=folder)
     registries = {r.name: Registry({**r.config(), "REGIONS": str(folder / "regions.json")}) for r in directory.regions}
-    for reg in registries.values():
-        for other in registries.values():
-            if other is not reg:
-                reg.peers.attach(other.origin, other)
+    attach_each_other(registries.values())
     log(f"simulate_regions: {len(names)} regions in {'PostgreSQL schemas' if args.database_url else 'SQLite files'} "
         f"under {folder} ({time.perf_counter() - t0:.1f} s)")
 

@@ -71,6 +71,8 @@ __all__ = [
     "deregister",
     "backfill",
     "transfer_in",
+    "crosses_regions",
+    "carried",
     "swap_battery",
     "replace_charger",
     "retire",
@@ -628,6 +630,12 @@ def backfill(
     if part.reused:
         raise refusal("reused_battery", part)
     return _install(part, vehicle), replace(vehicle, **{kind: part.subject})
+
+
+def crosses_regions(kind: str, data: Mapping[str, Any] | None) -> bool:
+    """Whether an event moves items between regional logs: a ``transfer_in``, or a ``deregister``
+    naming the log the vehicle leaves for (``to_origin``)."""
+    return kind == "transfer_in" or (kind == "deregister" and bool((data or {}).get("to_origin")))
 
 
 #: What a vehicle and its parts take with them to another region's log (the fields of

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.domain.errors import DomainError, invalid
+from registry.domain.lifecycle import ITEM_KINDS, crosses_regions
 from registry.domain.roles import Actor
 from registry.regions import NotProven
 from registry.services import trace
@@ -56,10 +57,12 @@ def _moves(uow: UnitOfWork, subject: str, origin: str) -> list[Move]:
         body = json.loads(bytes(raw))
         data = body["data"]
         vehicle = next((s for s in body["prev"] if s.startswith("vehicle:")), subject)
+        if not crosses_regions(body["kind"], data):
+            continue
         if body["kind"] == "transfer_in":
             p = data["from"]
             out.append(Move(vehicle, p["origin"], p["index"], origin, idx, p))
-        elif data.get("to_origin"):
+        else:
             out.append(Move(vehicle, origin, idx, data["to_origin"], None))
     return out
 
@@ -86,7 +89,7 @@ def _candidates(q: str) -> list[str]:
 
     value = q.strip() if isinstance(q, str) else ""
     head, sep, rest = value.partition(":")
-    if sep and head in ids_kinds():
+    if sep and head in ITEM_KINDS:
         return [value]
     token = code_token(value)
     if token is not None:
@@ -96,16 +99,12 @@ def _candidates(q: str) -> list[str]:
             return []
         return [f"{decoded.kind}:{decoded.identifier}"] if decoded.kind != "plate" else []
     out = []
-    for kind in ids_kinds():
+    for kind in ITEM_KINDS:
         try:
             out.append(f"{kind}:{ids.item_identifier(kind, value, legacy=True, field='q')}")
         except ids.InvalidIdentifier:
             continue
     return out
-
-
-def ids_kinds() -> tuple[str, ...]:
-    return ("vehicle", "battery", "charger")
 
 
 def _indexed(home, q: str) -> list[str]:
@@ -180,7 +179,8 @@ def trace_across(home, actor: Actor, q: str, *, lang: str = "zh", limit: int = t
             continue
         try:
             with _registry_at(home, origin).reading() as uow:
-                if _subject_here(uow, subject) is None:  # left for there, not arrived (yet)
+                # (where it was found above is known; elsewhere it may have left for there, not arrived yet)
+                if origin != start and _subject_here(uow, subject) is None:
                     continue
                 found = _moves(uow, subject, origin)
                 if not waits:

@@ -117,6 +117,21 @@ def _by_identifier(uow: UnitOfWork, value: object, field: str) -> Item:
     return found[0]
 
 
+def verified_code(uow: UnitOfWork, token: str, kind: str | None, field: str = "item"):
+    """Return the decoded token of a code that verifies (``verify_code``) and names a *kind* item
+    (a plate code names a vehicle); else 422 ``code_not_genuine`` or ``code_wrong_kind``."""
+    decoded = verify_code(uow, token, field)
+    if kind is not None and decoded.kind != kind and not (kind == "vehicle" and decoded.kind == "plate"):
+        raise DomainError(
+            "code_wrong_kind",
+            f"这是{decoded.kind}的二维码，不是{kind}的",
+            f"this is the code of a {decoded.kind}, not of a {kind}",
+            status=422,
+            errors={field: [(f"这是{decoded.kind}的二维码", f"is the code of a {decoded.kind}, not of a {kind}")]},
+        )
+    return decoded
+
+
 def find_item(uow: UnitOfWork, value: str, kind: str | None = None, *, field: str = "item") -> Item:
     """Return the item named by a bare identifier or a scanned payload (or bare token).
 
@@ -126,16 +141,7 @@ def find_item(uow: UnitOfWork, value: str, kind: str | None = None, *, field: st
     """
     token = code_token(value)
     if token is not None:
-        decoded = verify_code(uow, token, field)
-        if kind is not None and decoded.kind != kind and not (kind == "vehicle" and decoded.kind == "plate"):
-            raise DomainError(
-                "code_wrong_kind",
-                f"这是{decoded.kind}的二维码，不是{kind}的",
-                f"this is the code of a {decoded.kind}, not of a {kind}",
-                status=422,
-                errors={field: [(f"这是{decoded.kind}的二维码", f"is the code of a {decoded.kind}, not of a {kind}")]},
-            )
-        return _by_code(uow, decoded, field)
+        return _by_code(uow, verified_code(uow, token, kind, field), field)
     if kind is None:
         return _by_identifier(uow, value, field)
     identifier = item_identifier(kind, value, legacy=True, field=field)

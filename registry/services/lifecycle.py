@@ -257,6 +257,19 @@ def _plates_in_use(uow: UnitOfWork, plate: str) -> frozenset:
     return frozenset(uow.session.execute(select(Item.plate).where(Item.plate_key == rules.plate_key(plate))).scalars())
 
 
+def _owner_and_plate(uow: UnitOfWork, person, plate: str) -> list:
+    """The owner's document and the plate, checked as a registration that codes its items does."""
+    return rules.check_owner_document(person.id_type, person.id_number) + rules.check_plate(plate, _plates_in_use(uow, plate))
+
+
+def _new_code(uow: UnitOfWork, kind: str, identifier: str) -> str:
+    """The payload of a label this registry issues now (backfill, arrival from another region)."""
+    from registry.labels import make_token, payload_url
+
+    key = uow.registry.keys.current
+    return payload_url(uow.registry.public_url, make_token(kind, identifier, key.key_hash, key.sign))
+
+
 def _standard(uow: UnitOfWork, row: Item):
     model = facts.get(uow, ProductModel, row.model) if row.model else None
     if model is None:
@@ -353,27 +366,19 @@ def deregister(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 
 
 def _arriving_identifier(uow: UnitOfWork, value: str, kind: str) -> str:
-    """The identifier an arriving item was scanned by: its code (signed by a region of the directory) or typed."""
-    from registry.labels.codes import InvalidCode, verify_token
-
+    """The identifier an arriving item was scanned by: its code (its first region's label, or one issued
+    here or elsewhere on an earlier stay: ``verify_code`` knows every region's keys) or typed."""
     token = found.code_token(value)
     if token is None:
         return ids.item_identifier(kind, value, legacy=True, field=kind)
-    try:  # its first region's label, or one issued here or elsewhere on an earlier stay
-        decoded = verify_token(token, {**uow.registry.keys.by_id(), **uow.registry.peers.key_ids()})
-    except InvalidCode as err:
-        raise found.not_genuine(err.code, kind) from None
-    if decoded.kind != kind and not (kind == "vehicle" and decoded.kind == "plate"):
-        raise invalid({kind: [(f"这是{decoded.kind}的二维码", f"is the code of a {decoded.kind}, not of a {kind}")]})
-    return decoded.identifier
+    return found.verified_code(uow, token, kind, kind).identifier
 
 
 def _left(uow: UnitOfWork, row: Item) -> bool:
     """Whether an item's last event here took it to another region (it may come back)."""
     entry = uow.log.entry(row.last_index)
-    if entry is None or entry.kind != "deregister":
-        return False
-    return bool(json.loads(bytes(entry.body))["data"].get("to_origin"))
+    return (entry is not None and entry.kind == "deregister"
+            and life.crosses_regions(entry.kind, json.loads(bytes(entry.body))["data"]))
 
 
 @handles("transfer_in")
@@ -388,7 +393,6 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     here.  The items are coded here (new labels) and registered to the new owner
     under a plate of this region; the event records the proven pointer.
     """
-    from registry.labels import make_token, payload_url
     from registry.regions import NotProven, Unreachable
 
     origin = data["from_origin"]
@@ -418,7 +422,7 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
             or (carries.get("vehicle") or {}).get("identifier") != scanned["vehicle"]):
         raise conflict("not_transferred_here", "该记录不是这辆车转出到本地区的记录",
                        "That entry is not this vehicle's transfer out to this region")
-    problems = rules.check_owner_document(person.id_type, person.id_number) + rules.check_plate(plate, _plates_in_use(uow, plate))
+    problems = _owner_and_plate(uow, person, plate)
     rules.refuse_if_any(problems, "transfer_in_refused")
     existing = {slot: load_item(uow.session, found.subject(slot, d["identifier"]))
                 for slot, d in carries.items() if slot in ITEM_KEYS}
@@ -428,12 +432,10 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
         carries, scanned, before, owner=owner, plate=plate,
         returning=frozenset(slot for slot, row in existing.items() if row is not None and _left(uow, row)),
     )
-    key = uow.registry.keys.current
     effects = _effects([(before.get("vehicle"), vehicle), (before.get("battery"), battery), (before.get("charger"), charger)])
     for item in (vehicle, battery, charger):
         if item is not None:
-            effects[item.subject]["code"] = payload_url(uow.registry.public_url,
-                                                        make_token(item.kind, item.identifier, key.key_hash, key.sign))
+            effects[item.subject]["code"] = _new_code(uow, item.kind, item.identifier)
     return _emit(uow, actor, "transfer_in", data, effects,
                  {"plate": plate, "owner": f"owner:{owner}", "from": proven.pointer()}, [f"owner:{owner}"])
 
@@ -441,8 +443,6 @@ def transfer_in(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
 @handles("backfill")
 def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     """Code a vehicle already on the road (补码), with its battery and charger, straight into registered."""
-    from registry.labels import make_token, payload_url
-
     person = validate_person(data["owner"], "owner")
     plate = ids.plate(data["plate"])
     entries = []
@@ -460,14 +460,13 @@ def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
         if model_name and (model is None or model.kind != kind):
             raise invalid({f"{kind}_model": [("型号不存在或类型不符", "no such model of this kind")]})
         entries.append((kind, identifier, standard_id is None, model))
-    problems = rules.check_owner_document(person.id_type, person.id_number) + rules.check_plate(plate, _plates_in_use(uow, plate))
+    problems = _owner_and_plate(uow, person, plate)
     vehicle_model = entries[0][3]
     if vehicle_model is not None and vehicle_model.standard:
         deadline = datetime.date.fromisoformat(vehicle_model.transition_deadline) if vehicle_model.transition_deadline else None
         problems += rules.check_standard(vehicle_model.standard, deadline, _judged_on(data), entries[0][1])
     rules.refuse_if_any(problems, "backfill_refused")
     owner = store_person(uow, uow.registry.vault, person)
-    key = uow.registry.keys.current
     pairs, codes, vehicle = [], {}, None
     for kind, identifier, legacy, model in entries:
         existing = load_item(uow.session, found.subject(kind, identifier))
@@ -482,8 +481,7 @@ def backfill(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
             vehicle = item
         else:
             vehicle = vehicle_after
-        token = make_token(kind, identifier, key.key_hash, key.sign)
-        codes[item.subject] = payload_url(uow.registry.public_url, token)
+        codes[item.subject] = _new_code(uow, kind, identifier)
         pairs.append((None, item))
     # the vehicle's final state binds the parts: replace its record with the last one
     effects = _effects(pairs)
@@ -791,7 +789,7 @@ def correction(uow: UnitOfWork, actor: Actor, data: dict) -> Appended:
     problems = rules.check_correction(
         body["kind"], body["org"], actor.org_id, actor.org_kind, bool(later),
         already_voided=already is not None and already.reason == "did_not_occur", voids=voids,
-        crosses_regions=body["kind"] == "transfer_in" or bool(body["data"].get("to_origin")),
+        crosses_regions=life.crosses_regions(body["kind"], body["data"]),
     )
     rules.refuse_if_any(problems, "correction_refused")
     effects: dict = {}

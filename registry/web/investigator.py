@@ -9,6 +9,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from registry.api.context import registry
 from registry.domain.errors import DomainError
 from registry.domain.identifiers import InvalidIdentifier
+from registry.domain.lifecycle import crosses_regions
 from registry.services import orgs, photos, search, trace as tracing
 from registry.store.models import Organisation
 from registry.web import forms
@@ -261,8 +262,7 @@ def trace():
         STATES=STATES, STANDARDS=STANDARDS, ROLES=ROLES, ORG_KINDS=ORG_KINDS, CERTIFICATE_STATUSES=CERTIFICATE_STATUSES,
         INCIDENT_TYPES=INCIDENT_TYPES, may_bundle=current_user().org_kind == "investigator", person_line=_person_line,
         moved=result is not None and registry().peers is not None and any(
-            e["kind"] == "transfer_in" or (e["kind"] == "deregister" and (e.get("data") or {}).get("to_origin"))
-            for e in result["timeline"]),
+            crosses_regions(e["kind"], e.get("data")) for e in result["timeline"]),
     )
 
 
